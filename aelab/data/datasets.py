@@ -1,0 +1,85 @@
+"""One torch ``Dataset`` for every source: samples (from a reader or SynthAE) + the chosen tasks + a transform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from aelab.data.sample import Sample
+from aelab.tasks import Task, get_task
+
+MISSING_FILL = {"multiclass": -1, "binary": 0.0, "regression": 0.0, "multilabel": 0.0}
+
+
+def _target(task: Task, value: Any) -> torch.Tensor:
+    if task.kind == "multiclass":
+        return torch.tensor(int(value), dtype=torch.long)
+    if task.kind == "multilabel":
+        return torch.tensor(np.asarray(value, dtype=np.float32))
+    return torch.tensor(float(value), dtype=torch.float32)
+
+
+def _missing(task: Task) -> torch.Tensor:
+    if task.kind == "multilabel":
+        return torch.zeros(len(task.classes))
+    fill = MISSING_FILL[task.kind]
+    return torch.tensor(fill, dtype=torch.long if task.kind == "multiclass" else torch.float32)
+
+
+class TaskDataset(Dataset):
+    """Samples turned into training items for the chosen tasks.
+
+    Item ``i`` is a dict ``{"image": C×H×W tensor, "targets": {task: tensor}, "mask": {task: bool},
+    "index": i}``: multiclass targets are class indices, binary/regression targets floats, multilabel
+    targets float vectors. A sample without a label for a task (AVA images outside the style lists)
+    gets a placeholder and ``mask[task] = False`` so the loss can skip it. Text tasks (``comments``)
+    are left to the image–text collate.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        tasks: Sequence[str | Task],
+        transform: Callable[[Any], torch.Tensor] | None = None,
+    ):
+        self.samples = samples
+        self.tasks = [get_task(t) for t in tasks]
+        self.label_tasks = [t for t in self.tasks if t.kind != "text"]
+        self.transform = transform
+        if len(samples) == 0:
+            raise ValueError("TaskDataset got no samples")
+        self._check_tasks_present()
+
+    def _check_tasks_present(self) -> None:
+        probe = [self.samples[i] for i in range(min(len(self.samples), 2048))]
+        for task in self.label_tasks:
+            if not any(task.name in s.labels for s in probe):
+                found = sorted({k for s in probe for k in s.labels})
+                raise ValueError(
+                    f"task {task.name!r} was asked for but no sample carries that label; labels present: {found}"
+                )
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = self.samples[index]
+        image = sample.load_image()
+        image = self.transform(image) if self.transform is not None else image
+        targets, mask = {}, {}
+        for task in self.label_tasks:
+            present = task.name in sample.labels
+            targets[task.name] = _target(task, sample.labels[task.name]) if present else _missing(task)
+            mask[task.name] = torch.tensor(present)
+        return {"image": image, "targets": targets, "mask": mask, "index": index}
+
+    def label_array(self, task: str) -> np.ndarray:
+        """One label over all samples (e.g. for stratified splits); -1 where a sample lacks it."""
+        labels_of = getattr(self.samples, "label_array", None)
+        if callable(labels_of):  # SynthAE computes labels without rendering
+            return labels_of(task)
+        return np.array([s.labels.get(task, -1) for s in self.samples])

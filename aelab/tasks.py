@@ -1,0 +1,88 @@
+"""Task definitions and the canonical label names every reader converts to (METHODS §1).
+
+A sample's labels are a dict with these keys (any subset):
+
+- ``aesthetic``        0 low / 1 high (UAE/IAE/AVA: mean score > 5)
+- ``aesthetic_score``  float in [1, 10], the raters' mean
+- ``emotion``          0..7 in FI alphabetical order (:data:`EMOTIONS`)
+- ``sentiment``        0 negative / 1 positive
+- ``style``            14 floats (0/1) in AVA order (:data:`STYLES`)
+- ``comments``         list of str
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aelab.errors import UnknownNameError
+
+EMOTIONS: tuple[str, ...] = (
+    "amusement", "anger", "awe", "contentment", "disgust", "excitement", "fear", "sadness",
+)
+"""The 8 emotion classes in FI (alphabetical) order; the index is the canonical ``emotion`` label."""
+
+POSITIVE_EMOTIONS: frozenset[str] = frozenset({"amusement", "awe", "contentment", "excitement"})
+"""Emotions of positive valence; the other four are negative."""
+
+STYLES: tuple[str, ...] = (
+    "complementary_colors", "duotones", "hdr", "image_grain", "light_on_white", "long_exposure",
+    "macro", "motion_blur", "negative_image", "rule_of_thirds", "shallow_dof", "silhouettes",
+    "soft_focus", "vanishing_point",
+)
+"""AVA's 14 photographic style tags in the order of ``style_image_lists/styles.txt``."""
+
+SENTIMENTS: tuple[str, ...] = ("negative", "positive")
+AESTHETIC_CLASSES: tuple[str, ...] = ("low", "high")
+
+HIGH_AESTHETIC_THRESHOLD = 5.0
+"""An image is high-aesthetic when its mean score is strictly above this (METHODS §1)."""
+
+TaskKind = Literal["multiclass", "binary", "multilabel", "regression", "text"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A prediction target: its canonical label key, what kind of output it needs and its class names."""
+
+    name: str
+    kind: TaskKind
+    classes: tuple[str, ...] = ()
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the logits a model head must produce for this task."""
+        if self.kind in ("binary", "regression"):
+            return 1
+        return len(self.classes)
+
+
+TASKS: dict[str, Task] = {
+    "aesthetic": Task("aesthetic", "binary", AESTHETIC_CLASSES),
+    "aesthetic_score": Task("aesthetic_score", "regression"),
+    "emotion": Task("emotion", "multiclass", EMOTIONS),
+    "sentiment": Task("sentiment", "binary", SENTIMENTS),
+    "style": Task("style", "multilabel", STYLES),
+    "comments": Task("comments", "text"),
+}
+"""Registry of the canonical tasks by label key."""
+
+
+def get_task(task: str | Task) -> Task:
+    """Return the :class:`Task` for a name (or the task itself)."""
+    if isinstance(task, Task):
+        return task
+    try:
+        return TASKS[task]
+    except KeyError:
+        raise UnknownNameError("task", task, list(TASKS)) from None
+
+
+def is_positive(emotion: int) -> bool:
+    """Valence of an FI-order emotion index: True for amusement, awe, contentment, excitement."""
+    return EMOTIONS[emotion] in POSITIVE_EMOTIONS
+
+
+def high_aesthetic(score: float) -> int:
+    """The binary ``aesthetic`` label of a mean score: 1 when the score is above 5."""
+    return int(score > HIGH_AESTHETIC_THRESHOLD)

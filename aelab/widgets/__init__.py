@@ -1,0 +1,1 @@
+"""Thin ipywidgets front ends over aelab's functions, for JupyterLab."""

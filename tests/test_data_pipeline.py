@@ -1,0 +1,109 @@
+"""TaskDataset, transforms and splits."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from aelab.data.datasets import TaskDataset
+from aelab.data.sample import Sample
+from aelab.data.splits import kfold_indices, split_indices
+from aelab.data.synthetic import SynthAE
+from aelab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, compute_mean_image, eval_transform, train_transform
+from aelab.errors import DataFormatError, UnknownNameError
+
+
+def test_task_dataset_items_and_batches():
+    data = TaskDataset(SynthAE(12, size=32), ["aesthetic", "emotion", "style"], eval_transform(32))
+    batch = next(iter(DataLoader(data, batch_size=4)))
+    assert batch["image"].shape == (4, 3, 32, 32)
+    assert batch["targets"]["emotion"].dtype == torch.long and batch["targets"]["emotion"].shape == (4,)
+    assert batch["targets"]["aesthetic"].dtype == torch.float32
+    assert batch["targets"]["style"].shape == (4, 14)
+    assert batch["mask"]["style"].all()
+    source = SynthAE(12, size=32)
+    assert [int(e) for e in batch["targets"]["emotion"]] == [source[i].labels["emotion"] for i in range(4)]
+
+
+def test_missing_labels_are_masked_not_invented(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "a.png"
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(path)
+    samples = [
+        Sample("a", {"aesthetic": 1, "style": [1.0] + [0.0] * 13}, path),
+        Sample("b", {"aesthetic": 0}, path),
+    ]
+    data = TaskDataset(samples, ["aesthetic", "style"], eval_transform(8, normalization="none"))
+    assert bool(data[0]["mask"]["style"]) and not bool(data[1]["mask"]["style"])
+    assert data[1]["targets"]["style"].sum() == 0
+
+
+def test_task_without_any_label_is_reported():
+    with pytest.raises(ValueError, match="'sentiment'.*no sample carries"):
+        TaskDataset([Sample("a", {"emotion": 1}, None)], ["sentiment"])
+    with pytest.raises(UnknownNameError, match="unknown task 'beauty'"):
+        TaskDataset(SynthAE(2), ["beauty"])
+
+
+def test_unreadable_image_names_the_file(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(DataFormatError, match="bad.jpg.*cannot be read"):
+        Sample("x", {}, bad).load_image()
+
+
+def test_train_transform_crops_flips_and_normalises():
+    image = SynthAE(1, size=64)[0].load_image()
+    torch.manual_seed(0)
+    out = train_transform(56)(image)
+    assert out.shape == (3, 56, 56)
+    plain = eval_transform(64, normalization="none")(image)
+    normalised = eval_transform(64)(image)
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    assert torch.allclose(normalised, (plain - mean) / std, atol=1e-5)
+    torch.manual_seed(1)
+    crops = {tuple(train_transform(56, flip=0.0, normalization="none")(image).flatten()[:20].tolist()) for _ in range(6)}
+    assert len(crops) > 1, "random crops differ"
+    flipped = train_transform(64, resize=64, flip=1.0, normalization="none")(image)
+    assert torch.allclose(flipped, plain.flip(-1), atol=1e-6)
+
+
+def test_eval_modes_and_dataset_mean():
+    samples = [SynthAE(4, size=48)[i] for i in range(4)]
+    assert eval_transform(32, mode="center_crop")(samples[0].load_image()).shape == (3, 32, 32)
+    mean_image = compute_mean_image(samples, 32)
+    out = eval_transform(32, normalization="dataset", mean_image=mean_image)(samples[0].load_image())
+    raw = eval_transform(32, normalization="none")(samples[0].load_image())
+    assert torch.allclose(out, raw - mean_image)
+    with pytest.raises(ValueError, match="mean_image"):
+        eval_transform(32, normalization="dataset")
+    with pytest.raises(UnknownNameError, match="normalization"):
+        eval_transform(32, normalization="zscore")
+
+
+def test_split_fractions_are_seeded_and_disjoint():
+    parts = split_indices(1000, seed=3)
+    assert [len(parts[k]) for k in ("train", "val", "test")] == [700, 100, 200]
+    joined = np.concatenate(list(parts.values()))
+    assert len(np.unique(joined)) == 1000
+    again, other = split_indices(1000, seed=3), split_indices(1000, seed=4)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+    assert not np.array_equal(parts["test"], other["test"])
+
+
+def test_stratified_split_and_kfold_keep_class_balance():
+    labels = np.array([0] * 300 + [1] * 700)
+    parts = split_indices(1000, seed=0, stratify=labels)
+    assert labels[parts["test"]].mean() == pytest.approx(0.7, abs=0.01)
+    folds = kfold_indices(labels, k=5, seed=0)
+    assert len(folds) == 5
+    tests = np.concatenate([test for _, test in folds])
+    assert sorted(tests.tolist()) == list(range(1000))
+    for train, test in folds:
+        assert not set(train) & set(test)
+        assert labels[test].mean() == pytest.approx(0.7, abs=0.01)
+    with pytest.raises(ValueError, match="at least k items of every class"):
+        kfold_indices([0, 0, 0, 1], k=2)
+    with pytest.raises(ValueError, match="summing to 1"):
+        split_indices(10, fractions=(0.5, 0.5, 0.5))

@@ -1,0 +1,55 @@
+"""Notebooks: committed clean with one parameters cell, and runnable headless through the demo job."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aelab import cli
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    notebook = json.loads(path.read_text())
+    cells = notebook["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert cells[0]["cell_type"] == "markdown" and "CPU" in "".join(cells[0]["source"])
+    assert not [c for c in code if c.get("outputs") or c.get("execution_count")]
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0]
+    assert "interactive = True" in "".join(tagged[0]["source"])
+
+
+def test_demo_runs_the_notebooks_headless_and_says_where_outputs_went(tmp_path, capsys):
+    assert cli.main(["demo", "--runs", str(tmp_path), "--n", "120"]) == 0
+    printed = capsys.readouterr().out
+    folders = list((tmp_path / "demo").iterdir())
+    assert len(folders) == 1
+    folder = folders[0]
+    assert str(folder.resolve()) in printed
+    results = json.loads((folder / "results.json").read_text())
+    assert results["summary"]["n"] == 120
+    assert sum(results["summary"]["emotion_counts"].values()) == 120
+    for figure in results["figures"]:
+        assert (folder / figure).stat().st_size > 5000
+    executed = json.loads((folder / "01_synthae_tour.ipynb").read_text())
+    assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+
+
+def test_preview_and_export_commands(tmp_path, capsys):
+    output = tmp_path / "grid.png"
+    assert cli.main(["preview", "--output", str(output), "--count", "4", "--size", "32"]) == 0
+    assert output.stat().st_size > 2000
+    assert cli.main(["export", str(tmp_path / "uae"), "--layout", "uae", "--n", "12", "--size", "32"]) == 0
+    assert "uae" in capsys.readouterr().out
+    from aelab.data import read_dataset
+
+    assert len(read_dataset("uae", tmp_path / "uae")) == 12
+
+
+def test_cli_reports_aelab_errors_in_one_line(tmp_path, capsys):
+    assert cli.main(["export", str(tmp_path / "x"), "--layout", "nonsense", "--n", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown" in error and "nonsense" in error and "Traceback" not in error

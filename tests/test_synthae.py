@@ -1,0 +1,150 @@
+"""SynthAE: determinism, label statistics, consistency of labels with the planted factors, learnability."""
+
+import numpy as np
+import pytest
+
+from aelab.data.synthetic import SynthAE
+from aelab.data.synthetic.stats import label_summary, linear_probe
+from aelab.tasks import EMOTIONS, STYLES, is_positive
+
+
+@pytest.fixture(scope="module")
+def stats_set():
+    return SynthAE(3000, size=32, seed=0)
+
+
+def test_same_seed_same_images_labels_and_comments():
+    a, b = SynthAE(20, size=48, seed=7), SynthAE(20, size=48, seed=7)
+    for i in (0, 5, 19):
+        assert np.array_equal(np.asarray(a[i].load_image()), np.asarray(b[i].load_image()))
+        assert a[i].labels == b[i].labels
+        assert a[i].factors == b[i].factors
+
+
+def test_item_does_not_depend_on_set_size_but_on_seed():
+    small, large, other = SynthAE(5, 32, seed=1), SynthAE(500, 32, seed=1), SynthAE(5, 32, seed=2)
+    assert np.array_equal(np.asarray(small[3].load_image()), np.asarray(large[3].load_image()))
+    assert small[3].labels == large[3].labels
+    assert [other[i].labels["emotion"] for i in range(5)] != [small[i].labels["emotion"] for i in range(5)] or \
+        not np.array_equal(np.asarray(other[0].load_image()), np.asarray(small[0].load_image()))
+
+
+def test_image_has_requested_size_and_rgb():
+    image = SynthAE(3, size=40, seed=0)[0].load_image()
+    assert image.size == (40, 40) and image.mode == "RGB"
+    assert np.asarray(image).std() > 5  # not a blank canvas
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="n >= 1"):
+        SynthAE(0)
+    with pytest.raises(ValueError, match="size >= 16"):
+        SynthAE(10, size=4)
+    with pytest.raises(IndexError, match="out of range"):
+        SynthAE(3)[3]
+
+
+def test_label_statistics_match_the_description(stats_set):
+    emotion = stats_set.label_array("emotion")
+    aesthetic = stats_set.label_array("aesthetic")
+    score = stats_set.label_array("aesthetic_score")
+    counts = np.bincount(emotion, minlength=8)
+    assert (counts > 0.08 * len(emotion)).all(), counts  # all 8 classes present, roughly balanced
+    assert 0.45 < aesthetic.mean() < 0.7  # UAE: 57 % high
+    positive = np.array([is_positive(e) for e in emotion])
+    assert aesthetic[positive].mean() > aesthetic[~positive].mean() + 0.15
+    assert score.min() >= 1 and score.max() <= 10
+    assert np.array_equal(aesthetic, (score > 5).astype(int))
+    sentiment = stats_set.label_array("sentiment")
+    assert np.array_equal(sentiment, positive.astype(int))
+
+
+def test_ratings_follow_the_uae_protocol(stats_set):
+    for i in range(50):
+        sample = stats_set[i]
+        ratings = sample.meta["ratings"]
+        assert len(ratings) == 10 and set(ratings) <= {1, 4, 7, 10}
+        assert sample.labels["aesthetic_score"] == pytest.approx(np.mean(ratings))
+
+
+def test_style_tags_are_consistent_with_the_effects_used(stats_set):
+    seen = np.zeros(len(STYLES))
+    for i in range(600):
+        f = stats_set.factors(i)
+        tags = {STYLES[k] for k, v in enumerate(f["style"]) if v == 1.0}
+        expected = set(f["effects"])
+        expected |= {"rule_of_thirds"} if f["composition"] == "thirds" else set()
+        expected |= {"complementary_colors"} if f["harmony"] == "complementary" else set()
+        expected |= {"image_grain"} if f["noise"] > 0 else set()
+        assert tags == expected
+        seen += f["style"]
+    assert (seen > 0).all(), "every one of the 14 style tags occurs"
+
+
+def test_effects_change_pixels_as_tagged():
+    ds = SynthAE(400, size=48, seed=3)
+    negatives = [i for i in range(400) if "negative_image" in ds.factors(i)["effects"]]
+    assert negatives, "some images use the negative effect"
+    i = negatives[0]
+    from aelab.data.synthetic import render as render_module
+    from aelab.data.synthetic.factors import factor_rng
+
+    factors = ds.factors(i)
+    inverted = np.asarray(ds.render(i), dtype=float)
+    factors["effects"] = [e for e in factors["effects"] if e != "negative_image"]
+    plain = np.asarray(render_module.render(factors, 48, factor_rng(3, i, 1)), dtype=float)
+    assert np.abs(inverted + plain - 255).max() <= 1
+
+
+def test_subject_box_marks_where_the_subject_is():
+    """The recorded subject box differs from its surroundings: the factor is usable as ground truth."""
+    ds = SynthAE(60, size=64, seed=0)
+    contrasts = []
+    for i in range(60):
+        f = ds.factors(i)
+        if f["composition"] != "thirds" or f["effects"] or f["blur"] > 0:
+            continue
+        image = np.asarray(ds.render(i), dtype=float)
+        x0, y0, x1, y1 = (np.array(f["subject_box"]) * 64).astype(int)
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        centre = image[cy - 2:cy + 2, cx - 2:cx + 2].reshape(-1, 3).mean(0)
+        corner_x = 2 if cx > 32 else 61
+        corner_y = 2 if cy > 32 else 61
+        corner = image[corner_y - 2:corner_y + 2, corner_x - 2:corner_x + 2].reshape(-1, 3).mean(0)
+        contrasts.append(np.abs(centre - corner).sum())
+    assert len(contrasts) >= 5 and np.median(contrasts) > 40
+
+
+def test_comments_describe_the_factors_with_some_noise(stats_set):
+    agree = total = 0
+    for i in range(400):
+        sample = stats_set[i]
+        comments = sample.labels["comments"]
+        assert 1 <= len(comments) <= 3 and all(isinstance(c, str) and c for c in comments)
+        text = " ".join(comments)
+        blurred = stats_set.factors(i)["blur"] > 0
+        if "Tack sharp." in text or "Crisp detail." in text:
+            agree += not blurred
+            total += 1
+        if "Out of focus, sadly." in text or "Too blurry for me." in text:
+            agree += blurred
+            total += 1
+    assert total > 20
+    assert 0.65 < agree / total < 0.97  # mostly right, some remarks wrong
+
+
+def test_a_linear_model_learns_both_tasks_but_not_perfectly():
+    results = linear_probe(SynthAE(2400, size=32, seed=11), train_fraction=0.75)
+    emotion, aesthetic = results["emotion"], results["aesthetic"]
+    assert emotion["accuracy"] > max(0.4, emotion["majority"] + 0.25), results  # 8-way chance is 12.5 %
+    assert aesthetic["accuracy"] > aesthetic["majority"] + 0.05, results
+    assert emotion["accuracy"] < 0.95 and aesthetic["accuracy"] < 0.95, results
+
+
+def test_summary_counts_what_the_labels_say():
+    data = SynthAE(300, size=32, seed=2)
+    summary = label_summary(data)
+    emotion = data.label_array("emotion")
+    assert sum(summary["emotion_counts"].values()) == 300
+    assert summary["emotion_counts"]["fear"] == int((emotion == EMOTIONS.index("fear")).sum())
+    assert summary["high_rate"] == pytest.approx(data.label_array("aesthetic").mean())
