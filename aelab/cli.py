@@ -11,7 +11,7 @@ from aelab.errors import AelabError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-DEMO_NOTEBOOKS = ("01_synthae_tour.ipynb",)
+DEMO_NOTEBOOKS = ("00_synthae_tour.ipynb",)
 
 
 def run_notebook(notebook: Path, folder: Path, parameters: dict) -> Path:

@@ -50,6 +50,7 @@ def replace_line(root, number, record):
         ({"id": "x", "image": "images/synth-001.png", "labels": {"beauty": 1}}, r"line 2: unknown label 'beauty'; expected one of: aesthetic"),
         ({"id": "x", "image": "images/synth-001.png", "labels": {"emotion": 9}}, r"line 2: label emotion out of range or of the wrong type: 9"),
         ({"id": "x", "image": "images/synth-001.png", "labels": {"style": [0, 1]}}, r"line 2: label style out of range"),
+        ({"id": "x", "image": "images/synth-001.png", "labels": {}, "meta": [1]}, r"line 2: meta must be an object, found list"),
         ({"id": "x", "image": "../../outside.png", "labels": {}}, r"line 2: path '\.\./\.\./outside\.png' points outside the data root"),
     ],
 )

@@ -34,7 +34,7 @@ def test_demo_runs_the_notebooks_headless_and_says_where_outputs_went(tmp_path, 
     assert sum(results["summary"]["emotion_counts"].values()) == 120
     for figure in results["figures"]:
         assert (folder / figure).stat().st_size > 5000
-    executed = json.loads((folder / "01_synthae_tour.ipynb").read_text())
+    executed = json.loads((folder / "00_synthae_tour.ipynb").read_text())
     assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
 
 
