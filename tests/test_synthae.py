@@ -148,3 +148,13 @@ def test_summary_counts_what_the_labels_say():
     assert sum(summary["emotion_counts"].values()) == 300
     assert summary["emotion_counts"]["fear"] == int((emotion == EMOTIONS.index("fear")).sum())
     assert summary["high_rate"] == pytest.approx(data.label_array("aesthetic").mean())
+
+
+def test_cache_returns_the_same_pixels_without_rendering_again(monkeypatch):
+    cached = SynthAE(4, size=32, seed=5, cache=True)
+    first = np.asarray(cached.render(2))
+    assert np.array_equal(first, np.asarray(SynthAE(4, size=32, seed=5).render(2)))
+    import aelab.data.synthetic.dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "render", lambda *a, **k: pytest.fail("rendered twice"))
+    assert np.array_equal(np.asarray(cached[2].load_image()), first)

@@ -30,15 +30,18 @@ class SynthAE(Dataset):
     effects set AVA style tags; comments describe the factors with some wrong remarks.
 
     Item ``i`` is a :class:`Sample` whose image is rendered on demand; the same ``(seed, i)`` always
-    gives the same image, labels, factors and comments, whatever ``n`` is.
+    gives the same image, labels, factors and comments, whatever ``n`` is. ``cache=True`` keeps rendered
+    images in memory (per process) for multi-epoch training.
     """
 
-    def __init__(self, n: int, size: int = 64, seed: int = 0):
+    def __init__(self, n: int, size: int = 64, seed: int = 0, cache: bool = False):
         if int(n) != n or n < 1:
             raise ValueError(f"SynthAE needs n >= 1 images, got n={n!r}")
         if int(size) != size or size < 16:
             raise ValueError(f"SynthAE needs size >= 16 pixels, got size={size!r}")
         self.n, self.size, self.seed = int(n), int(size), int(seed)
+        # Rendering costs milliseconds an image; training for several epochs keeps them (n·size²·3 bytes).
+        self._cache: dict[int, Image.Image] | None = {} if cache else None
 
     def __len__(self) -> int:
         return self.n
@@ -66,7 +69,12 @@ class SynthAE(Dataset):
     def render(self, index: int) -> Image.Image:
         """The RGB image of item ``index``."""
         index = self._check(index)
-        return render(draw_factors(self.seed, index), self.size, factor_rng(self.seed, index, 1))
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        image = render(draw_factors(self.seed, index), self.size, factor_rng(self.seed, index, 1))
+        if self._cache is not None:
+            self._cache[index] = image
+        return image
 
     def __getitem__(self, index: int) -> Sample:
         index = self._check(int(index))
