@@ -1,3 +1,20 @@
-"""aelab — joint image aesthetics + emotion prediction with multi-task CNNs, and tools to see what they learned."""
+"""aelab — joint image aesthetics + emotion prediction with multi-task CNNs, and tools to see what they learned.
+
+``aelab.fit(...)`` trains (see :mod:`aelab.train`), ``aelab.predict(run, images)`` predicts with a trained run.
+Both are imported on first use so that ``import aelab`` stays light.
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {"fit": ("aelab.train.trainer", "fit"), "predict": ("aelab.prediction", "predict")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module 'aelab' has no attribute {name!r}")

@@ -1,8 +1,9 @@
-"""The ``aelab`` command: ``demo`` (the main job), ``preview``, ``export`` and ``lab``."""
+"""The ``aelab`` command: ``demo`` (the main job), ``train``, ``predict``, ``preview``, ``export`` and ``lab``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def run_notebook(notebook: Path, folder: Path, parameters: dict) -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo notebooks headless on SynthAE and say where everything went."""
-    from aelab.runs import new_run_folder
+    from aelab.train.runs import new_run_folder
 
     folder = new_run_folder("demo", args.runs)
     for name in DEMO_NOTEBOOKS:
@@ -41,6 +42,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for figure in sorted(folder.glob("*.png")):
         print(f"[demo]   figure: {figure.resolve()}")
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train as the flags (and an optional YAML file of parameters) say; print the run folder and test metrics."""
+    import yaml
+
+    from aelab.train.config import TrainConfig
+    from aelab.train.trainer import fit
+
+    values = yaml.safe_load(Path(args.config).read_text()) if args.config else {}
+    values.update({name: getattr(args, name) for name in _config_fields() if getattr(args, name) is not None})
+    run = fit(TrainConfig.from_dict(values), resume=args.resume)
+    if run.results:
+        print(f"run folder: {run.folder.resolve()}")
+        for task, metrics in run.results.get("test", {}).get("metrics", {}).items():
+            shown = ", ".join(f"{name} {value:.4f}" for name, value in metrics.items())
+            print(f"test {task}: {shown}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predict every task for image files or folders with a trained run; CSV or JSON table."""
+    from aelab.prediction import predict
+
+    result = predict(args.run, args.paths, batch_size=args.batch_size, device=args.device,
+                     checkpoint=args.checkpoint, progress=not args.quiet)
+    if args.sort:
+        result = result.sorted_by(args.sort)
+    if args.format == "json" and args.output:
+        Path(args.output).write_text(result.to_json())
+    elif args.format == "json":
+        print(result.to_json())
+    elif args.output:
+        result.to_csv(args.output)
+    else:
+        result.write_csv(sys.stdout)
+    for error in result.errors:
+        print(f"unreadable: {error['path']} ({error['error']})", file=sys.stderr)
+    if args.output:
+        print(f"{len(result.rows)} predictions written to {Path(args.output).resolve()}", file=sys.stderr)
+    return 0
+
+
+def _config_fields() -> dict[str, dataclasses.Field]:
+    from aelab.train.config import TrainConfig
+
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; dict and list fields take YAML (e.g. --model-options '{reduction: 8}')."""
+    import yaml
+
+    for name, spec in _config_fields().items():
+        default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+        kind = type(default)
+        if kind is bool:
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                                action=argparse.BooleanOptionalAction, help=f"(default {default})")
+        elif kind in (int, float):
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+                                help=f"(default {default})")
+        elif kind in (dict, list, tuple):
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=yaml.safe_load, default=None,
+                                help=f"YAML (default {default})")
+        else:
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"(default {default})")
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -80,6 +148,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=2000, help="SynthAE images (default: 2000)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=cmd_demo)
+    train = commands.add_parser("train", help="train a multi-task model (see aelab.train.TrainConfig)")
+    train.add_argument("--config", help="YAML file of training parameters (flags override it)")
+    train.add_argument("--resume", help="a run folder or last.pt to continue")
+    _add_config_flags(train)
+    train.set_defaults(handler=cmd_train)
+    predict = commands.add_parser("predict", help="predict with a trained run for image files or folders")
+    predict.add_argument("--run", required=True, help="run folder (holds config.yaml and checkpoints/)")
+    predict.add_argument("paths", nargs="+", help="image files and/or folders")
+    predict.add_argument("--output", help="write the table here (default: stdout)")
+    predict.add_argument("--format", choices=("csv", "json"), default="csv")
+    predict.add_argument("--sort", help="task to rank by, highest probability first (e.g. aesthetic)")
+    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--device", default="auto")
+    predict.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(handler=cmd_predict)
     preview = commands.add_parser("preview", help="save a labelled grid of SynthAE samples")
     preview.add_argument("--output", default="runs/preview/synthae.png")
     preview.add_argument("--count", type=int, default=32)

@@ -46,3 +46,17 @@ def output_folder(output_dir: str | Path) -> Path:
     folder = Path(output_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None, digits: int = 3) -> str:
+    """A Markdown table of ``rows`` (numbers rounded), for ``IPython.display.Markdown`` and reports."""
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "–" if not math.isfinite(value) else f"{value:.{digits}f}"
+        return "–" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

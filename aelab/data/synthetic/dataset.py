@@ -16,6 +16,9 @@ from aelab.data.synthetic.factors import draw_factors, factor_rng, labels_from_f
 from aelab.data.synthetic.render import render
 
 
+_RENDERED: dict[tuple[int, int], dict[int, Image.Image]] = {}
+
+
 def clip_box(box: list[float]) -> list[float]:
     """A normalised box clipped to the frame [0, 1]²."""
     return [float(np.clip(v, 0.0, 1.0)) for v in box]
@@ -31,7 +34,7 @@ class SynthAE(Dataset):
 
     Item ``i`` is a :class:`Sample` whose image is rendered on demand; the same ``(seed, i)`` always
     gives the same image, labels, factors and comments, whatever ``n`` is. ``cache=True`` keeps rendered
-    images in memory (per process) for multi-epoch training.
+    images in memory (shared by all sets with the same seed and size in this process) for training.
     """
 
     def __init__(self, n: int, size: int = 64, seed: int = 0, cache: bool = False):
@@ -40,8 +43,9 @@ class SynthAE(Dataset):
         if int(size) != size or size < 16:
             raise ValueError(f"SynthAE needs size >= 16 pixels, got size={size!r}")
         self.n, self.size, self.seed = int(n), int(size), int(seed)
-        # Rendering costs milliseconds an image; training for several epochs keeps them (n·size²·3 bytes).
-        self._cache: dict[int, Image.Image] | None = {} if cache else None
+        # Rendering costs milliseconds an image, so training keeps them: one memo per (seed, size) shared by
+        # every SynthAE of this process (comparing architectures renders each image once), n·size²·3 bytes.
+        self._cache = _RENDERED.setdefault((self.seed, self.size), {}) if cache else None
 
     def __len__(self) -> int:
         return self.n

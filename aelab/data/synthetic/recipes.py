@@ -46,7 +46,7 @@ BORROWABLE = ("hue", "tone", "shapes", "texture")
 
 # Composition: where the main subject sits and how much it adds to latent quality.
 COMPOSITIONS = ("thirds", "centred", "cramped", "cut_off")
-COMPOSITION_QUALITY = {"thirds": 1.0, "centred": 0.0, "cramped": -0.9, "cut_off": -1.3}
+COMPOSITION_QUALITY = {"thirds": 0.8, "centred": 0.0, "cramped": -1.2, "cut_off": -1.5}
 COMPOSITION_PROBABILITY = {  # by valence: positive images are better composed more often
     True: (0.45, 0.30, 0.12, 0.13),
     False: (0.25, 0.30, 0.22, 0.23),
@@ -65,17 +65,17 @@ CLASH_PROBABILITY = {True: 0.25, False: 0.5}
 
 VALENCE_QUALITY = {True: 0.25, False: -0.25}
 BLUR_PROBABILITY = 0.35  # chance that the whole image is out of focus
-BLUR_SIGMA = (0.5, 1.5)  # in units of 1/64 of the image side
+BLUR_SIGMA = (0.8, 2.0)  # in units of 1/64 of the image side
 BLUR_QUALITY_PER_SIGMA = -1.0
 NOISE_PROBABILITY = {True: 0.25, False: 0.4}  # sensor grain (the "image grain" style)
 NOISE_SD = (0.05, 0.12)
 NOISE_QUALITY_PER_SD = -9.0
-TASTE_SD = 0.5  # unobserved part of quality: keeps the aesthetic task from being perfectly learnable
+TASTE_SD = 0.35  # unobserved part of quality: keeps the aesthetic task from being perfectly learnable
 
 # Latent quality -> the UAE rating protocol (10 raters, Excellent 10 / Good 7 / Fair 4 / Bad 1).
-QUALITY_CENTRE = 5.8
+QUALITY_CENTRE = 6.05
 QUALITY_SCALE = 0.9
-RATER_SD = 1.8
+RATER_SD = 1.5
 RATING_LEVELS = (1, 4, 7, 10)
 RATING_CUTS = (2.5, 5.5, 8.5)
 N_RATERS = 10

@@ -1,0 +1,94 @@
+"""AENet, the three-stream aesthetics–emotion network (paper 003: Yu, Cui, Geng, Ma, Yin, ICIP 2019; METHODS.md §3).
+
+Three same-architecture streams: A (first task, aesthetic), E (second task, emotion) and S (shared). After every
+stage (the paper fuses "at the end of every block"; here at each stage boundary, the last one included — our
+choice, since stages are the backbones' common unit) :class:`~aelab.models.connectors.ScalarFusion` mixes the
+shared stream into the private ones: ``f̃a = αp·fa + αs·fs``, ``f̃e = βp·fe + βs·fs``, ``fs`` unchanged.
+Heads read ``concat(S, A)`` (first task) and ``concat(S, E)`` (second task) along channels, so each head's linear
+layer has ``2 × channels`` inputs. AENet-FL (ablation) has no fusion layers.
+
+Probe names (forward order), per stage ``k``: ``"shared.<probe>"``, ``"<A task>.<probe>"``, ``"<E task>.<probe>"``
+(each stream's own stage output, before fusion), then ``"<A task>.connector<k>"`` / ``"<E task>.connector<k>"``
+(the fused ``f̃a`` / ``f̃e`` after stage ``k``, 1-based) when fusion is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from aelab.models.backbones import Backbone
+from aelab.models.connectors import ScalarFusion
+from aelab.models.heads import Head
+from aelab.models.multitask import MultiTaskModel, probes_by_stage, run_stage_until, stage_of
+from aelab.tasks import Task
+
+SHARED = "shared"
+
+
+class AENet(MultiTaskModel):
+    """Streams ``streams["shared"]``, ``streams[A]``, ``streams[E]``; ``fusions["connector<i>"]`` after stage ``i``
+    (i = 1..n) unless ``fusion=False`` (AENet-FL). ``shared_parameters()``: the shared stream's last stage."""
+
+    def __init__(self, tasks: Sequence[Task], streams: dict[str, Backbone], heads: dict[str, Head],
+                 fusion: bool = True, private_weight: float = 0.9, shared_weight: float = 0.1):
+        names = [t.name for t in tasks]
+        if len(names) != 2 or SHARED in names or list(streams) != [SHARED, *names]:
+            raise ValueError(f"AENet has a shared stream and one stream per task for exactly two tasks not named "
+                             f"{SHARED!r}; got tasks {names}")
+        super().__init__(tasks, streams[SHARED].name)
+        self.arch = "aenet" if fusion else "aenet_fl"
+        self.streams = nn.ModuleDict(streams)
+        self.n_stages = len(streams[SHARED].stages)
+        self.fusions = nn.ModuleDict({f"connector{i}": ScalarFusion(private_weight, shared_weight)
+                                      for i in range(1, self.n_stages + 1)} if fusion else {})
+        self.taps = nn.ModuleDict({key: nn.ModuleDict({t: nn.Identity() for t in names}) for key in self.fusions})
+        self.heads = nn.ModuleDict(heads)
+
+    def _advance(self, index: int, x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Stage ``index`` of the streams in ``x`` (the shared one among them), then the fusion after it."""
+        x = {s: self.streams[s].stages[index](v) for s, v in x.items()}
+        key = f"connector{index + 1}"
+        if key in self.fusions:
+            fusion, (a, e) = self.fusions[key], self.task_names
+            if a in x:
+                x[a] = self.taps[key][a](fusion.fuse_a(x[a], x[SHARED]))
+            if e in x:
+                x[e] = self.taps[key][e](fusion.fuse_e(x[e], x[SHARED]))
+        return x
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = {s: images for s in self.streams}
+        for index in range(self.n_stages):
+            x = self._advance(index, x)
+        return {t: self.heads[t](torch.cat([x[SHARED], x[t]], 1)) for t in self.task_names}
+
+    def probe_layers(self) -> list[str]:
+        groups = {s: probes_by_stage(self.streams[s]) for s in self.streams}
+        names = []
+        for k in range(self.n_stages):
+            names += [f"{s}.{p}" for s in self.streams for p in groups[s][k]]
+            if f"connector{k + 1}" in self.fusions:
+                names += [f"{t}.connector{k + 1}" for t in self.task_names]
+        return names
+
+    def layer(self, name: str) -> nn.Module:
+        stream, rest = self._split_probe(name, self.streams)
+        return self.taps[rest][stream] if rest in self.taps else self.streams[stream].layer(rest)
+
+    def forward_until(self, images: torch.Tensor, name: str) -> torch.Tensor:
+        """Only the streams needed: the shared one alone for its probes, the shared one and the probed one else."""
+        stream, rest = self._split_probe(name, self.streams)
+        stop = int(rest.removeprefix("connector")) if rest in self.taps else stage_of(self.streams[stream], rest)
+        x = {s: images for s in {SHARED, stream}}
+        for index in range(stop):
+            x = self._advance(index, x)
+        return x[stream] if rest in self.taps else run_stage_until(self.streams[stream], stop, x[stream], rest)
+
+    def connector_modules(self) -> list[nn.Module]:
+        return list(self.fusions.values())
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        return list(self.streams[SHARED].stages[-1].parameters())

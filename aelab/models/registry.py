@@ -1,0 +1,245 @@
+"""``build_model``: the registry of multi-task architectures (METHODS.md §3; DESIGN.md "Registries").
+
+``MODELS`` maps an architecture name to a builder ``(backbone, tasks, weights, **options) -> MultiTaskModel``;
+a new architecture is one new entry. Options common to all: ``dropout`` (before each head's linear layer),
+``backbone_options`` (passed to :func:`~aelab.models.backbones.build_backbone`), and, except for AENet,
+``vgg_fc`` (VGG16 only: keep fc6/fc7 before each task's linear layer, as the patent does). Two-branch models
+take ``stages`` (which boundaries get a connector: "all" = after stages 1..n−1, "shallow" = the first
+⌊(n−1)/2⌋ of them, "deep" = the rest, or a list of 1-based stage indices / stage names after which to connect).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from torch import nn
+
+from aelab.errors import UnknownNameError
+from aelab.models.aenet import SHARED, AENet
+from aelab.models.afi import AFI
+from aelab.models.backbones import BACKBONES, Backbone, build_backbone
+from aelab.models.connectors import NDDR, CrossBranch, CrossStitch
+from aelab.models.heads import VGG_FC_FEATURES, Head
+from aelab.models.multitask import MultiTaskModel, ShareSplit, SingleTaskModels
+from aelab.models.twobranch import AFIModel, TwoBranchModel
+from aelab.tasks import TASKS, Task, get_task
+
+Weights = str | os.PathLike | dict | None
+"""One weights spec for every backbone copy, or ``{branch or stream name: spec}`` (missing names: None)."""
+
+
+# ---- parts -------------------------------------------------------------------------------------------------
+
+
+def _weights_for(weights: Weights, branch: str):
+    return weights.get(branch) if isinstance(weights, dict) else weights
+
+
+def _backbone(name: str, weights, backbone_options: dict | None, vgg_fc: bool = False) -> Backbone:
+    options = dict(backbone_options or {})
+    if name == "vgg16":
+        options["keep_classifier"] = bool(vgg_fc)  # fc6/fc7 hold 120 M parameters: only when used
+    elif vgg_fc:
+        raise ValueError(f"vgg_fc=True needs the vgg16 backbone (its fc6/fc7), got backbone {name!r}")
+    return build_backbone(name, weights=weights, **options)
+
+
+def _head(task: Task, backbone: Backbone, dropout: float, vgg_fc: bool) -> Head:
+    """A head reading ``backbone``'s last stage; with ``vgg_fc`` it takes over the backbone's fc6/fc7."""
+    if not vgg_fc:
+        return Head(task, backbone.out_channels, dropout)
+    fc, backbone.classifier_layers = backbone.classifier_layers, None
+    return Head(task, VGG_FC_FEATURES, dropout, features=fc)
+
+
+def _two_tasks(arch: str, tasks: Sequence[Task]) -> None:
+    if len(tasks) != 2:
+        raise ValueError(f"{arch!r} has two branches and supports exactly two tasks (the first task's branch is "
+                         f"A, the second's E); got {len(tasks)}: {[t.name for t in tasks]}. Use 'single' or "
+                         f"'share_split' for another number of tasks")
+
+
+def resolve_boundaries(stages: str | Sequence[int | str], backbone: Backbone) -> list[int]:
+    """1-based stage indices after which a two-branch model puts a connector (see the module docstring)."""
+    n = len(backbone.stages)
+    every = list(range(1, n))
+    if isinstance(stages, str):
+        if stages == "all":
+            return every
+        if stages in ("shallow", "deep"):
+            half = (n - 1) // 2
+            return every[:half] if stages == "shallow" else every[half:]
+        stages = [stages]
+    boundaries = []
+    for s in stages:
+        if isinstance(s, str) and s in backbone.stage_names:
+            s = backbone.stage_names.index(s) + 1
+        if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= n - 1:
+            raise ValueError(f"stages: expected 'all', 'shallow', 'deep' or stage indices 1..{n - 1} / names "
+                             f"{backbone.stage_names[:-1]} of {backbone.name}, got {s!r}")
+        boundaries.append(s)
+    return sorted(set(boundaries))
+
+
+# ---- builders ----------------------------------------------------------------------------------------------
+
+
+def build_single(backbone: str, tasks: Sequence[Task], weights: Weights, *, dropout: float = 0.0,
+                 vgg_fc: bool = False, backbone_options: dict | None = None) -> SingleTaskModels:
+    """Single-task baselines: one backbone + head per task (any number of tasks)."""
+    nets = {t.name: _backbone(backbone, _weights_for(weights, t.name), backbone_options, vgg_fc) for t in tasks}
+    return SingleTaskModels(tasks, nets, {t.name: _head(t, nets[t.name], dropout, vgg_fc) for t in tasks})
+
+
+def build_share_split(backbone: str, tasks: Sequence[Task], weights: Weights, *, dropout: float = 0.0,
+                      vgg_fc: bool = False, backbone_options: dict | None = None) -> ShareSplit:
+    """Hard sharing: one trunk, a head per task (any number of tasks); with ``vgg_fc`` each head gets its own
+    copy of fc6/fc7 (the split is after the last conv)."""
+    trunk = _backbone(backbone, _weights_for(weights, SHARED), backbone_options, vgg_fc)
+    fc = trunk.classifier_layers if vgg_fc else None
+    heads = {}
+    for i, task in enumerate(tasks):
+        heads[task.name] = (Head(task, VGG_FC_FEATURES, dropout, features=fc if i == 0 else copy.deepcopy(fc))
+                            if vgg_fc else Head(task, trunk.out_channels, dropout))
+    if vgg_fc:
+        trunk.classifier_layers = None
+    return ShareSplit(tasks, trunk, heads)
+
+
+def _build_two_branch(arch: str, connector: Callable[[int], nn.Module], backbone: str, tasks: Sequence[Task],
+                      weights: Weights, stages, dropout: float, vgg_fc: bool, backbone_options: dict | None,
+                      model_class: type[TwoBranchModel] = TwoBranchModel) -> TwoBranchModel:
+    _two_tasks(arch, tasks)
+    nets = {t.name: _backbone(backbone, _weights_for(weights, t.name), backbone_options, vgg_fc) for t in tasks}
+    first = nets[tasks[0].name]
+    connectors = {i: connector(first.channels[i - 1]) for i in resolve_boundaries(stages, first)}
+    heads = {t.name: _head(t, nets[t.name], dropout, vgg_fc) for t in tasks}
+    return model_class(arch, tasks, nets, connectors, heads)
+
+
+def build_cross_stitch(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all",
+                       per_channel: bool = True, dropout: float = 0.0, vgg_fc: bool = False,
+                       backbone_options: dict | None = None) -> TwoBranchModel:
+    """Cross-stitch network (Misra et al. 2016): :class:`~aelab.models.connectors.CrossStitch` units."""
+    return _build_two_branch("cross_stitch", partial(CrossStitch, per_channel=per_channel), backbone, tasks,
+                             weights, stages, dropout, vgg_fc, backbone_options)
+
+
+def build_cross_branch(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all",
+                       dropout: float = 0.0, vgg_fc: bool = False,
+                       backbone_options: dict | None = None) -> TwoBranchModel:
+    """Patent CN109978074A: :class:`~aelab.models.connectors.CrossBranch` connection layers."""
+    return _build_two_branch("cross_branch", CrossBranch, backbone, tasks, weights, stages, dropout, vgg_fc,
+                             backbone_options)
+
+
+def build_nddr(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", dropout: float = 0.0,
+               vgg_fc: bool = False, backbone_options: dict | None = None) -> TwoBranchModel:
+    """NDDR-CNN (Gao et al. 2019): :class:`~aelab.models.connectors.NDDR` layers."""
+    return _build_two_branch("nddr", NDDR, backbone, tasks, weights, stages, dropout, vgg_fc, backbone_options)
+
+
+def build_afi(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", reduction: int = 16,
+              pooling: str = "both", separate_directions: bool = False, recalibration: bool = False,
+              temperature: float = 1.0, learn_temperature: bool = False, dropout: float = 0.0,
+              vgg_fc: bool = False, backbone_options: dict | None = None) -> AFIModel:
+    """Paper 000: :class:`~aelab.models.afi.AFI` connectors, gradient recalibration optional (eqs. 7–8)."""
+    names = tuple(t.name for t in tasks)
+    make = partial(AFI, reduction=reduction, pooling=pooling, separate_directions=separate_directions,
+                   recalibration=recalibration, temperature=temperature, learn_temperature=learn_temperature,
+                   branch_names=names)
+    return _build_two_branch("afi", make, backbone, tasks, weights, stages, dropout, vgg_fc, backbone_options,
+                             model_class=AFIModel)
+
+
+def build_aenet(backbone: str, tasks: Sequence[Task], weights: Weights, *, fusion: bool = True,
+                private_weight: float = 0.9, shared_weight: float = 0.1, dropout: float = 0.0,
+                backbone_options: dict | None = None) -> AENet:
+    """Paper 003: three streams fused by scalars after every stage; heads on concat(S, A) / concat(S, E)."""
+    _two_tasks("aenet" if fusion else "aenet_fl", tasks)
+    streams = {s: _backbone(backbone, _weights_for(weights, s), backbone_options)
+               for s in (SHARED, *(t.name for t in tasks))}
+    width = 2 * streams[SHARED].out_channels
+    heads = {t.name: Head(t, width, dropout) for t in tasks}
+    return AENet(tasks, streams, heads, fusion=fusion, private_weight=private_weight, shared_weight=shared_weight)
+
+
+def build_aenet_fl(backbone: str, tasks: Sequence[Task], weights: Weights, *, dropout: float = 0.0,
+                   backbone_options: dict | None = None) -> AENet:
+    """AENet-FL (paper 003 ablation): AENet without fusion layers."""
+    return build_aenet(backbone, tasks, weights, fusion=False, dropout=dropout, backbone_options=backbone_options)
+
+
+MODELS: dict[str, Callable[..., MultiTaskModel]] = {
+    "single": build_single,
+    "share_split": build_share_split,
+    "cross_stitch": build_cross_stitch,
+    "cross_branch": build_cross_branch,
+    "nddr": build_nddr,
+    "afi": build_afi,
+    "aenet": build_aenet,
+    "aenet_fl": build_aenet_fl,
+}
+
+
+# ---- entry point -------------------------------------------------------------------------------------------
+
+
+def resolve_task(task: str | Task | dict) -> Task:
+    """A Task from its name, itself, or a dict ``{"name", "kind", "classes"}`` (how unregistered tasks are saved)."""
+    if isinstance(task, dict):
+        return Task(task["name"], task["kind"], tuple(task.get("classes", ())))
+    return get_task(task)
+
+
+def _task_spec(task: Task) -> str | dict:
+    if TASKS.get(task.name) == task:
+        return task.name
+    return {"name": task.name, "kind": task.kind, "classes": list(task.classes)}
+
+
+def _plain(value: Any) -> Any:
+    """YAML/JSON-safe copy: tuples → lists, paths → str."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def build_model(arch: str, backbone: str = "tiny", tasks: Sequence[str | Task | dict] = ("aesthetic", "emotion"),
+                weights: Weights = None, **options) -> MultiTaskModel:
+    """The multi-task model ``arch`` (a key of :data:`MODELS`) on ``backbone`` (a key of ``BACKBONES``) for
+    ``tasks`` (names, :class:`~aelab.tasks.Task` objects or task dicts; two-branch models and AENet: exactly
+    two, the first task's branch is A). ``weights``: None (random init, nothing downloaded), "imagenet", a state
+    dict path, or a dict ``{branch/stream name: spec}``. ``options``: the builder's keyword options (see each
+    ``build_<arch>``); an unknown one raises :class:`~aelab.errors.UnknownNameError` listing the known ones.
+    The model's ``build_options`` holds every argument, defaults included: ``build_model(**m.build_options)``.
+    """
+    if arch not in MODELS:
+        raise UnknownNameError("architecture", arch, list(MODELS))
+    if backbone not in BACKBONES:
+        raise UnknownNameError("backbone", backbone, list(BACKBONES))
+    builder = MODELS[arch]
+    known = {n: p.default for n, p in inspect.signature(builder).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    for name in options:
+        if name not in known:
+            raise UnknownNameError(f"option of architecture {arch!r}", name, sorted(known))
+    resolved = [resolve_task(t) for t in ([tasks] if isinstance(tasks, (str, Task, dict)) else tasks)]
+    if not resolved:
+        raise ValueError("tasks must name at least one task")
+    names = [t.name for t in resolved]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must be distinct, got {names}")
+    bound = {**known, **options}
+    model = builder(backbone, resolved, weights, **bound)
+    model.build_options = {"arch": arch, "backbone": backbone, "tasks": [_task_spec(t) for t in resolved],
+                           "weights": _plain(weights), **_plain(bound)}
+    return model

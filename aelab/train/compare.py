@@ -1,0 +1,36 @@
+"""Side-by-side tables of finished runs, next to the numbers a paper reports for the same setting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def run_results(run: Any) -> dict[str, Any]:
+    """``results.json`` of a run (a :class:`~aelab.train.trainer.Run` or its folder)."""
+    results = getattr(run, "results", None)
+    if results:
+        return results
+    return json.loads((Path(getattr(run, "folder", run)) / "results.json").read_text())
+
+
+def comparison_rows(runs: Sequence[Any], key: str = "arch", split: str = "test",
+                    reference: dict[str, dict[str, float]] | None = None,
+                    metrics: Sequence[str] = ("accuracy", "f1")) -> list[dict[str, Any]]:
+    """One row per run: ``key`` (arch, balancing …), each task's metrics in % and, when ``reference`` names the
+    same ``key`` value, the paper's numbers in ``paper …`` columns."""
+    rows = []
+    for run in runs:
+        results = run_results(run)
+        row: dict[str, Any] = {key: results.get(key)}
+        for task, values in results[split]["metrics"].items():
+            for metric in metrics:
+                name = "f1_macro" if metric == "f1" and "f1_macro" in values else metric
+                if name in values:
+                    row[f"{task} {metric}"] = 100 * values[name]
+        for name, value in (reference or {}).get(str(row[key]), {}).items():
+            row[f"paper {name.replace('_', ' ')}"] = value
+        rows.append(row)
+    return rows

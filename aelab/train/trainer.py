@@ -1,0 +1,317 @@
+"""One trainer for every architecture and balancing strategy: fit, evaluate, resume, DDP under torchrun.
+
+Determinism: each epoch reseeds Python, NumPy and torch from ``(seed, epoch)`` and the batch order comes from
+the same pair, so a run resumed from ``last.pt`` (written at every epoch end) reproduces the metrics of an
+uninterrupted run with the same seed on the same machine.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from aelab.errors import AelabError
+from aelab.models import build_model
+from aelab.tasks import get_task
+from aelab.train.balancing import build_balancer
+from aelab.train.config import TrainConfig
+from aelab.train.data import build_datasets
+from aelab.train.distributed import Context, GlobalBatchSampler, all_reduce_mean, close_context, init_context
+from aelab.train.evaluation import SplitResult, evaluate
+from aelab.train.gradients import probe_groups, task_gradient_norms
+from aelab.train.losses import task_loss
+from aelab.train.runs import (CsvLog, checkpoint_path, load_checkpoint, new_run_folder, save_checkpoint,
+                              write_config, write_results)
+
+
+class TrainingDivergedError(AelabError, FloatingPointError):
+    """A loss became NaN or infinite; the message names epoch, batch and task."""
+
+
+@dataclass
+class Run:
+    """What :func:`fit` returns: the run folder, per-epoch metric rows and the final results."""
+
+    folder: Path
+    config: TrainConfig
+    history: list[dict[str, Any]] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    model: nn.Module | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _worker_init(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _optimizer(config: TrainConfig, model: nn.Module, balancer: nn.Module) -> torch.optim.Optimizer:
+    groups = model.parameter_groups(config.lr, config.connector_lr)
+    extra = [p for p in balancer.parameters() if p.requires_grad]
+    if extra:
+        groups.append({"name": "balancer", "params": extra, "lr": config.lr, "weight_decay": 0.0})
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    builders = {
+        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs),
+        "step": lambda: torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1),
+        "none": lambda: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0),
+    }
+    return builders[config.scheduler]()
+
+
+class Trainer:
+    """Holds the pieces of one run; :meth:`run` trains, validates, checkpoints and tests."""
+
+    def __init__(self, config: TrainConfig, resume: str | Path | None = None):
+        self.context: Context = init_context(config.device)
+        self.checkpoint = self._find_checkpoint(resume) if resume else None
+        if self.checkpoint is not None:  # the run's own config, with this call's epoch count and output flags
+            saved = TrainConfig.from_dict(self.checkpoint["config"])
+            config = saved.replace(epochs=config.epochs, progress=config.progress, device=config.device)
+        self.config = config
+        self.device = self.context.device
+        seed_everything(config.seed)
+        self.tasks = [get_task(t) for t in config.tasks]
+        self.datasets = build_datasets(config)
+        self.model = build_model(config.arch, config.backbone, tasks=config.tasks, weights=config.weights,
+                                 **config.model_options).to(self.device)
+        self.balancer = build_balancer(config.balancing, config.tasks, **config.balancing_options).to(self.device)
+        self.balancer.attach(self.model)
+        self.optimizer = _optimizer(config, self.model, self.balancer)
+        self.scheduler = _scheduler(config, self.optimizer)
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.train_model: nn.Module = self.model
+        if self.context.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(self.model, device_ids=device_ids)
+        self.groups = {} if self.context.distributed else probe_groups(self.model)
+        self.start_epoch, self.best_score, self.best_epoch, self.step = 0, -math.inf, -1, 0
+        self.folder = self._folder(resume)
+        self.metrics_log = CsvLog(self.folder / "metrics.csv")
+        self.grad_log = CsvLog(self.folder / "grad_norms.csv")
+        if self.checkpoint is not None:
+            self._restore(self.checkpoint)
+
+    # ---- set-up helpers ------------------------------------------------------------------------------
+    def _amp_dtype(self) -> torch.dtype | None:
+        if not (self.config.amp and self.device.type == "cuda"):
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    @staticmethod
+    def _find_checkpoint(resume: str | Path) -> dict[str, Any]:
+        path = Path(resume)
+        path = checkpoint_path(path) if path.is_dir() else path
+        return load_checkpoint(path)
+
+    def _folder(self, resume: str | Path | None) -> Path:
+        if resume is not None:
+            path = Path(resume)
+            return path if path.is_dir() else path.parent.parent
+        if not self.context.is_main:
+            return Path(self.config.output) / ".nonmain"
+        folder = new_run_folder(self.config.run_name, self.config.output)
+        write_config(folder, self.config.to_dict())
+        return folder
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.balancer.load_state_dict(state["balancer"])
+        self.start_epoch, self.step = state["epoch"], state["step"]
+        self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+        if self.context.is_main:
+            self.metrics_log.truncate_after(self.start_epoch - 1)
+            self.grad_log.truncate_after(self.start_epoch - 1)
+
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "balancer": self.balancer.state_dict(),
+            "epoch": epoch, "step": self.step, "best_score": self.best_score, "best_epoch": self.best_epoch,
+            "torch_rng": torch.get_rng_state(), "config": self.config.to_dict(),
+        }
+
+    def loader(self, split: str, shuffle: bool, epoch: int = 0) -> DataLoader:
+        """Batches of one split; training batches follow :class:`GlobalBatchSampler` for ``(seed, epoch)``."""
+        data = self.datasets[split]
+        world = self.context.world_size if shuffle else 1
+        rank = self.context.rank if shuffle else 0
+        sampler = GlobalBatchSampler(len(data), self.config.batch_size, self.config.seed, shuffle=shuffle,
+                                     rank=rank, world_size=world, min_per_process=2 if shuffle else 1,
+                                     max_batches=self.config.max_batches if shuffle else None)
+        sampler.set_epoch(epoch)
+        return DataLoader(data, batch_sampler=sampler, num_workers=self.config.num_workers,
+                          worker_init_fn=_worker_init, pin_memory=self.device.type == "cuda",
+                          persistent_workers=False)
+
+    # ---- one step and one epoch ----------------------------------------------------------------------
+    def _losses(self, batch: dict[str, Any], model: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
+        images = batch["image"].to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            logits = model(images)
+        losses = {
+            t.name: task_loss(t, logits[t.name].float(), batch["targets"][t.name].to(self.device),
+                              batch["mask"][t.name].to(self.device))
+            for t in self.tasks
+        }
+        return losses, logits
+
+    def _check_finite(self, losses: dict[str, torch.Tensor], epoch: int, batch_index: int) -> None:
+        for task, loss in losses.items():
+            if not torch.isfinite(loss):
+                last = checkpoint_path(self.folder)
+                raise TrainingDivergedError(
+                    f"loss of task {task!r} is {loss.item()} at epoch {epoch + 1}, batch {batch_index + 1}; "
+                    f"training stopped. The last good checkpoint is {last} (lower lr, or try another balancer)."
+                )
+
+    def train_epoch(self, epoch: int) -> tuple[dict[str, float], int]:
+        """One pass over the training batches; returns the mean loss per task and the images seen (all processes)."""
+        self.train_model.train()
+        sums = {t.name: 0.0 for t in self.tasks}
+        batches = images = 0
+        loader = self.loader("train", shuffle=True, epoch=epoch)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False,
+                   disable=not (self.config.progress and self.context.is_main))
+        for batch_index, batch in enumerate(bar):
+            losses, _ = self._losses(batch, self.train_model)
+            self._check_finite(losses, epoch, batch_index)
+            if self.groups and self.config.grad_ratio_every and self.step % self.config.grad_ratio_every == 0:
+                self._record_gradients(losses, epoch)
+            total = self.balancer(losses)
+            self.optimizer.zero_grad(set_to_none=False)
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.balancer.after_step()
+            self.step += 1
+            batches += 1
+            images += len(batch["image"]) * self.context.world_size
+            for task, loss in losses.items():
+                sums[task] += float(loss.detach())
+            bar.set_postfix(loss=f"{float(total.detach()):.3f}")
+        means = {task: all_reduce_mean(value / max(batches, 1), self.context) for task, value in sums.items()}
+        return means, images
+
+    def _record_gradients(self, losses: dict[str, torch.Tensor], epoch: int) -> None:
+        norms = task_gradient_norms(losses, self.groups)
+        names = [t.name for t in self.tasks]
+        for group, per_task in norms.items():
+            row: dict[str, Any] = {"epoch": epoch, "step": self.step, "group": group}
+            row.update({f"norm_{task}": per_task[task] for task in names})
+            if len(names) >= 2:
+                first = per_task[names[0]]
+                row["ratio"] = per_task[names[1]] / first if first > 0 else math.inf
+            if self.context.is_main:
+                self.grad_log.append(row)
+
+    # ---- the whole run -------------------------------------------------------------------------------
+    @staticmethod
+    def _split_row(epoch: int, split: str, result: SplitResult, extra: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": epoch, "split": split, "loss": result.loss, "score": result.score}
+        row.update({f"loss_{task}": value for task, value in result.losses.items()})
+        for task, metrics in result.metrics.items():
+            row.update({f"{task}_{name}": value for name, value in metrics.items()})
+        row.update(extra)
+        return row
+
+    def run(self) -> Run:
+        config = self.config
+        run = Run(self.folder, config, model=self.model)
+        started = time.perf_counter()
+        images_seen = 0
+        try:
+            if self.checkpoint is None and self.context.is_main:
+                save_checkpoint(self._state(0), checkpoint_path(self.folder))
+            for epoch in range(self.start_epoch, config.epochs):
+                seed_everything(config.seed * 1000 + epoch)
+                epoch_start = time.perf_counter()
+                train_losses, images = self.train_epoch(epoch)
+                seconds = time.perf_counter() - epoch_start
+                images_seen += images
+                self.balancer.epoch_end(train_losses)
+                extra = {"lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds}
+                extra.update({f"weight_{task}": w for task, w in self.balancer.weights().items()})
+                train_row = {"epoch": epoch, "split": "train", "loss": sum(train_losses.values()), "images": images,
+                             **extra}
+                train_row.update({f"loss_{task}": value for task, value in train_losses.items()})
+                if self.context.is_main:
+                    rows = [train_row]
+                    score = -train_row["loss"]
+                    if "val" in self.datasets:
+                        result = evaluate(self.model, self.loader("val", False), self.tasks, self.device)
+                        rows.append(self._split_row(epoch, "val", result, extra))
+                        score = result.score
+                    self.metrics_log.append(*rows)
+                    run.history.extend(rows)
+                    if score > self.best_score:
+                        self.best_score, self.best_epoch = score, epoch
+                        save_checkpoint(self._state(epoch + 1), checkpoint_path(self.folder, "best"))
+                self.scheduler.step()
+                if self.context.is_main:
+                    save_checkpoint(self._state(epoch + 1), checkpoint_path(self.folder))
+        except KeyboardInterrupt:
+            if self.context.is_main:
+                print(f"\ninterrupted: {checkpoint_path(self.folder)} holds the last finished epoch; "
+                      f"continue with fit(resume='{self.folder}')")
+            raise
+        finally:
+            close_context(self.context)
+        if self.context.is_main:
+            run.results = self._finish(time.perf_counter() - started, images_seen)
+        return run
+
+    def _finish(self, seconds: float, images_seen: int) -> dict[str, Any]:
+        best = checkpoint_path(self.folder, "best")
+        if best.exists():
+            self.model.load_state_dict(load_checkpoint(best, self.device)["model"])
+        results: dict[str, Any] = {
+            "run": str(self.folder), "arch": self.config.arch, "backbone": self.config.backbone,
+            "balancing": self.config.balancing, "best_epoch": self.best_epoch + 1,
+            "epochs": self.config.epochs, "train_seconds": seconds,
+            "train_images_per_second": images_seen / seconds if seconds > 0 else None,
+            "weights": self.balancer.weights(),
+        }
+        for split in ("val", "test"):
+            if split in self.datasets:
+                result = evaluate(self.model, self.loader(split, False), self.tasks, self.device, confusion=True)
+                results[split] = {"loss": result.loss, "score": result.score, "metrics": result.metrics,
+                                  "confusion": result.confusion}
+        write_results(self.folder, results)
+        return results
+
+
+def fit(config: TrainConfig | None = None, *, resume: str | Path | None = None, **overrides: Any) -> Run:
+    """Train a multi-task model as ``config`` (or keyword overrides of the defaults) says; see :class:`TrainConfig`.
+
+    ``resume`` (a run folder or a ``last.pt``) continues that run in its folder with its own config.
+    Returns a :class:`Run` with the folder, per-epoch rows and results (val/test metrics, confusion matrices).
+    """
+    config = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    return Trainer(config, resume=resume).run()
