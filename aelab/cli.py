@@ -12,19 +12,32 @@ from aelab.errors import AelabError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-DEMO_NOTEBOOKS = ("00_synthae_tour.ipynb",)
+DEMO_NOTEBOOKS = ("00_synthae_tour.ipynb", "01_train_multitask.ipynb")
+
+
+def demo_parameters(notebook: str, n: int, seed: int, quick: bool) -> dict:
+    """Headless parameters of each demo notebook; ``quick`` shrinks everything to a smoke run."""
+    plans = {
+        "00_synthae_tour.ipynb": {"n": n, "seed": seed, "probe_n": 240 if quick else 1200},
+        "01_train_multitask.ipynb": {"n_images": n, "seed": seed, **(
+            {"epochs": 1, "image_size": 32, "compare": ["share_split"]} if quick else {})},
+    }
+    return {**plans[notebook], "interactive": False}
 
 
 def run_notebook(notebook: Path, folder: Path, parameters: dict) -> Path:
-    """Execute ``notebook`` headless with papermill into ``folder`` (its figures and results.json land there)."""
+    """Execute ``notebook`` headless with papermill into ``folder/<notebook name>/``, where its figures and
+    results.json land next to the executed copy."""
     import papermill
 
     if not notebook.exists():
         raise AelabError(f"notebook {notebook} not found; run aelab from a clone of the repository")
-    executed = folder / notebook.name
+    target = folder / notebook.stem
+    target.mkdir(parents=True, exist_ok=True)
+    executed = target / notebook.name
     papermill.execute_notebook(
-        str(notebook), str(executed), parameters={**parameters, "output_dir": str(folder.resolve())},
-        cwd=str(folder), progress_bar=False, kernel_name="python3",
+        str(notebook), str(executed), parameters={**parameters, "output_dir": str(target.resolve())},
+        cwd=str(target), progress_bar=False, kernel_name="python3",
     )
     return executed
 
@@ -36,10 +49,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     folder = new_run_folder("demo", args.runs)
     for name in DEMO_NOTEBOOKS:
         print(f"[demo] running {name} …", flush=True)
-        executed = run_notebook(NOTEBOOKS / name, folder, {"n": args.n, "seed": args.seed, "interactive": False})
+        executed = run_notebook(NOTEBOOKS / name, folder, demo_parameters(name, args.n, args.seed, args.quick))
         print(f"[demo] {name} done → {executed}", flush=True)
     print(f"[demo] outputs (executed notebooks, figures, results.json) are in {folder.resolve()}")
-    for figure in sorted(folder.glob("*.png")):
+    for figure in sorted(folder.glob("*/*.png")):
         print(f"[demo]   figure: {figure.resolve()}")
     return 0
 
@@ -147,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--runs", default="runs", help="folder holding run folders (default: runs)")
     demo.add_argument("--n", type=int, default=2000, help="SynthAE images (default: 2000)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--quick", action="store_true", help="tiny settings: a smoke run of every notebook")
     demo.set_defaults(handler=cmd_demo)
     train = commands.add_parser("train", help="train a multi-task model (see aelab.train.TrainConfig)")
     train.add_argument("--config", help="YAML file of training parameters (flags override it)")

@@ -40,11 +40,11 @@ def test_run_folder_holds_config_metrics_checkpoints_and_results(tmp_path):
 
 @pytest.mark.parametrize("arch", ["single", "share_split", "cross_stitch", "afi"])
 def test_architectures_learn_both_synthae_tasks(tmp_path, arch):
-    run = fit(TrainConfig(arch=arch, n_images=1000, image_size=48, epochs=4, batch_size=32, lr=0.03,
+    run = fit(TrainConfig(arch=arch, n_images=1600, image_size=48, epochs=5, batch_size=32, lr=0.03,
                           progress=False, grad_ratio_every=0, output=str(tmp_path)))
     test = run.results["test"]["metrics"]
-    assert test["emotion"]["accuracy"] > 0.35, test  # chance 1/8
-    assert test["aesthetic"]["accuracy"] > 0.62, test  # majority class ~0.57
+    assert test["emotion"]["accuracy"] > 0.5, test  # chance 1/8; measured 0.82-0.85
+    assert test["aesthetic"]["accuracy"] > 0.61, test  # majority class 0.57; measured 0.65-0.67
 
 
 def _stop_after(epochs_done):
@@ -69,7 +69,10 @@ def test_resume_after_interrupt_gives_identical_metrics(tmp_path, monkeypatch):
     assert load_checkpoint(checkpoint_path(folder))["epoch"] == 2  # Ctrl-C left a usable last.pt
     resumed = fit(config.replace(name="cut"), resume=folder)
     assert resumed.folder == folder
-    timeless = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    def timeless(rows):  # wall-clock seconds differ; NaN (undefined precision) must compare equal
+        return [{k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items() if k != "seconds"}
+                for r in rows]
+
     assert timeless(read_metrics(folder)) == timeless(read_metrics(whole.folder))
     assert resumed.results["test"]["metrics"] == whole.results["test"]["metrics"]
 
