@@ -19,14 +19,7 @@ FIRST_STAGE = {"tiny": "stage1", "googlenet": "stem"}
 LAST_STAGE = {"tiny": "stage5", "googlenet": "5b"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small 64 px batches gain nothing from intra-op threads, and when another process holds a core two OpenMP
-    threads slow these many tiny convolutions down tenfold; the previous setting is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(autouse=True)

@@ -13,14 +13,7 @@ from aelab.models import build_model
 from aelab.models.recalibration import recalibration_scale, split
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small 64 px batches gain nothing from intra-op threads, and when another process holds a core two OpenMP
-    threads slow these many tiny convolutions down tenfold; the previous setting is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def known_grads(rho: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -105,3 +105,11 @@ def all_reduce_mean(value: float, context: Context) -> float:
     tensor = torch.tensor([value], dtype=torch.float64)
     dist.all_reduce(tensor)
     return float(tensor.item() / context.world_size)
+
+
+def average_gradients(parameters, context: Context) -> None:
+    """Average ``.grad`` of parameters DDP does not manage (a balancer's learnable weights) over processes."""
+    for parameter in parameters:
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad)
+            parameter.grad /= context.world_size

@@ -27,7 +27,8 @@ from aelab.tasks import get_task
 from aelab.train.balancing import build_balancer
 from aelab.train.config import TrainConfig
 from aelab.train.data import build_datasets
-from aelab.train.distributed import Context, GlobalBatchSampler, all_reduce_mean, close_context, init_context
+from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mean, average_gradients, close_context,
+                                     init_context)
 from aelab.train.evaluation import SplitResult, evaluate
 from aelab.train.gradients import probe_groups, task_gradient_norms
 from aelab.train.losses import task_loss
@@ -207,6 +208,8 @@ class Trainer:
             total = self.balancer(losses)
             self.optimizer.zero_grad(set_to_none=False)
             self.scaler.scale(total).backward()
+            if self.context.distributed:  # learnable balancer weights live outside DDP's gradient averaging
+                average_gradients(self.balancer.parameters(), self.context)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.balancer.after_step()

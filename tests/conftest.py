@@ -1,0 +1,14 @@
+"""Shared test fixtures."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small 64 px batches gain nothing from intra-op threads, and when another process holds a core two OpenMP
+    threads slow many tiny convolutions down tenfold; the previous setting is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
