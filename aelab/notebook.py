@@ -60,3 +60,18 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None,
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def trained_run(run: str | Path | None, output_dir: str | Path = "runs", **train_options: Any) -> Path:
+    """The run folder to inspect: ``run`` when given, else a small SynthAE model trained now (the visualisation
+    notebooks' default when no run from the training notebook is passed)."""
+    if run:
+        folder = Path(run)
+        if not (folder / "config.yaml").exists():
+            raise FileNotFoundError(f"run={str(run)!r} is not a run folder (no config.yaml); leave it empty to train one")
+        return folder
+    from aelab.train import TrainConfig, fit
+
+    defaults = {"arch": "afi", "n_images": 1600, "image_size": 64, "epochs": 4, "progress": False,
+                "grad_ratio_every": 0}
+    return fit(TrainConfig(output=str(output_dir), **{**defaults, **train_options})).folder

@@ -1,0 +1,175 @@
+"""Image parameterisations for activation maximisation (METHODS.md §6).
+
+Both are ``nn.Module`` s holding the parameters of N images (one row each) and producing RGB images
+(N, 3, H, W) in [0, 1]:
+
+* :class:`FourierImage` — Lucid's readable default: the image is the inverse real FFT (``norm="ortho"``) of a
+  spectrum whose coefficients are scaled by ``1 / max(f, 1 / max(w, h))`` (f in cycles per pixel; decay power 1),
+  initialised with sd 0.01, divided by 4 (Lucid's constant), passed through the colour decorrelation matrix
+  ``[[.26, .09, .02], [.27, 0, -.05], [.27, -.09, .03]]`` divided by its largest column norm, then a sigmoid.
+* :class:`PixelImage` — the paper's procedure (paper 004): raw values drawn from N(0, 1), mapped to [0, 1] by a
+  sigmoid (``output="sigmoid"``, default: every value keeps a gradient) or by clamping (``output="clamp"``:
+  the value is the pixel, cut to [0, 1]; cut values get no gradient).
+
+Each image's initial values come from its own generator seeded by ``(seed, index)`` (``index`` its position in
+the objective), so an image starts the same whether it is rendered alone or in a batch.
+
+Coarse-to-fine rendering changes the resolution mid-optimisation with :meth:`resized_parameters`: a Fourier
+image keeps its spectrum (the low frequencies carry over unchanged; with the 1/f scaling and the orthonormal FFT,
+parameter values are resolution-independent), a pixel image is resampled bilinearly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+COLOR_CORRELATION_SVD_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+COLOR_CORRELATION = COLOR_CORRELATION_SVD_SQRT / COLOR_CORRELATION_SVD_SQRT.norm(dim=0).max()
+LUCID_MAGIC = 4.0  # Lucid divides the FFT image by 4 ("reduces saturation")
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed mixed from integers (e.g. ``(seed, index, stream)``) with NumPy's SeedSequence."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFFFFFFFFFF for p in parts]).generate_state(1, np.uint64)[0]
+               & 0x7FFFFFFFFFFFFFFF)
+
+
+def image_generator(seed: int, index: int, stream: int) -> torch.Generator:
+    """A CPU generator owned by image ``index`` of a render seeded ``seed``; ``stream`` separates uses
+    (0: initial parameters, 1: transformation draws)."""
+    return torch.Generator().manual_seed(derived_seed(seed, index, stream))
+
+
+def _rows(indices: Sequence[int] | torch.Tensor | int, seed: int, shape: tuple[int, ...], sd: float) -> torch.Tensor:
+    indices = range(indices) if isinstance(indices, int) else [int(i) for i in indices]
+    if not len(indices):
+        return torch.zeros((0, *shape))
+    return torch.stack([sd * torch.randn(shape, generator=image_generator(seed, i, 0)) for i in indices])
+
+
+def rfft2d_freqs(height: int, width: int) -> torch.Tensor:
+    """|f| (cycles per pixel) of each coefficient of a ``rfft2`` of a height × width image."""
+    fy = torch.fft.fftfreq(height)[:, None]
+    fx = torch.fft.rfftfreq(width)[None, :]
+    return torch.sqrt(fx * fx + fy * fy)
+
+
+def spectrum_scale(height: int, width: int, decay_power: float = 1.0) -> torch.Tensor:
+    """Lucid's per-coefficient scale ``1 / max(f, 1 / max(w, h))^decay_power``, shape (height, width // 2 + 1)."""
+    return 1.0 / torch.clamp(rfft2d_freqs(height, width), min=1.0 / max(height, width)) ** decay_power
+
+
+def _embed(values: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Copy the rfft2-layout coefficients (..., h, w//2+1, 2) into a zero grid of (..., height, width//2+1, 2) at
+    the same frequencies (cropping when the new grid is smaller)."""
+    h, wf = values.shape[-3], values.shape[-2]
+    out = values.new_zeros(*values.shape[:-3], height, width // 2 + 1, 2)
+    rows = min(h, height)
+    positive, negative = (rows + 1) // 2, rows // 2  # fftfreq order: 0, 1, ..., then the negative frequencies
+    cols = min(wf, width // 2 + 1)
+    out[..., :positive, :cols, :] = values[..., :positive, :cols, :]
+    if negative:
+        out[..., height - negative:, :cols, :] = values[..., h - negative:, :cols, :]
+    return out
+
+
+class FourierImage(nn.Module):
+    """N images as scaled spectra (Lucid's ``fft_image`` + ``to_valid_rgb``; see the module docstring).
+
+    ``spectrum``: parameter (N, 3, H, W // 2 + 1, 2) (real and imaginary parts). ``forward(rows=None)`` renders all
+    images or the rows given (a 1-D index tensor) from the stored parameters; :meth:`render` renders given
+    parameter values (the renderer optimises a gathered subset).
+    """
+
+    def __init__(self, count: int | Sequence[int], size: int | tuple[int, int], seed: int = 0, sd: float = 0.01,
+                 decay_power: float = 1.0, decorrelate: bool = True):
+        super().__init__()
+        self.height, self.width = (size, size) if isinstance(size, int) else size
+        self.sd, self.decay_power, self.decorrelate = sd, decay_power, decorrelate
+        shape = (3, self.height, self.width // 2 + 1, 2)
+        self.spectrum = nn.Parameter(_rows(count, seed, shape, sd))
+        self.register_buffer("scale", spectrum_scale(self.height, self.width, decay_power), persistent=False)
+
+    @property
+    def parameter(self) -> nn.Parameter:
+        return self.spectrum
+
+    def render(self, spectrum: torch.Tensor) -> torch.Tensor:
+        scaled = torch.view_as_complex(spectrum.contiguous()) * self.scale.to(spectrum.device)
+        image = torch.fft.irfft2(scaled, s=(self.height, self.width), norm="ortho") / LUCID_MAGIC
+        if self.decorrelate:
+            image = torch.einsum("nchw,dc->ndhw", image, COLOR_CORRELATION.to(image))
+        return torch.sigmoid(image)
+
+    def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        return self.render(self.spectrum if rows is None else self.spectrum[rows])
+
+    def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int],
+                           rescale: bool = True) -> torch.Tensor:
+        """``values`` (…, 3, h, w//2+1, 2) of this size as the parameters of the same images at ``size``: the
+        spectrum is kept (new frequencies start at 0), rescaled for the new FFT size and 1/f scale.
+        ``rescale=False`` only moves the values to their frequencies (for per-coefficient optimiser counters)."""
+        height, width = (size, size) if isinstance(size, int) else size
+        if not rescale:
+            return _embed(values, height, width)
+        new_scale = spectrum_scale(height, width, self.decay_power).to(values.device)
+        spectrum = values * self.scale.to(values.device)[..., None]  # the actual (ortho-normalised) spectrum
+        spectrum = _embed(spectrum, height, width) * np.sqrt(height * width / (self.height * self.width))
+        return spectrum / new_scale[..., None]
+
+    def resized(self, size: int | tuple[int, int]) -> FourierImage:
+        """A FourierImage of the same images at ``size`` (see :meth:`resized_parameters`)."""
+        new = FourierImage(0, size, sd=self.sd, decay_power=self.decay_power, decorrelate=self.decorrelate)
+        new.spectrum = nn.Parameter(self.resized_parameters(self.spectrum.detach(), size))
+        return new.to(self.spectrum.device)
+
+    def extra_repr(self) -> str:
+        return f"count={len(self.spectrum)}, size=({self.height}, {self.width}), decorrelate={self.decorrelate}"
+
+
+class PixelImage(nn.Module):
+    """N images as raw values from N(0, 1) (paper 004), shown through a sigmoid or a clamp to [0, 1]."""
+
+    OUTPUTS = ("sigmoid", "clamp")
+
+    def __init__(self, count: int | Sequence[int], size: int | tuple[int, int], seed: int = 0, sd: float = 1.0,
+                 output: str = "sigmoid"):
+        super().__init__()
+        if output not in self.OUTPUTS:
+            raise ValueError(f"PixelImage output must be one of {self.OUTPUTS}, got {output!r}")
+        self.height, self.width = (size, size) if isinstance(size, int) else size
+        self.sd, self.output = sd, output
+        self.pixels = nn.Parameter(_rows(count, seed, (3, self.height, self.width), sd))
+
+    @property
+    def parameter(self) -> nn.Parameter:
+        return self.pixels
+
+    def render(self, pixels: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(pixels) if self.output == "sigmoid" else pixels.clamp(0.0, 1.0)
+
+    def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        return self.render(self.pixels if rows is None else self.pixels[rows])
+
+    def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int],
+                           rescale: bool = True) -> torch.Tensor:
+        """``values`` (…, 3, h, w) resampled bilinearly to ``size`` (``rescale`` is accepted for symmetry with
+        :class:`FourierImage`; pixel values need no rescaling)."""
+        height, width = (size, size) if isinstance(size, int) else size
+        return F.interpolate(values, size=(height, width), mode="bilinear", align_corners=False)
+
+    def resized(self, size: int | tuple[int, int]) -> PixelImage:
+        new = PixelImage(0, size, sd=self.sd, output=self.output)
+        new.pixels = nn.Parameter(self.resized_parameters(self.pixels.detach(), size))
+        return new.to(self.pixels.device)
+
+    def extra_repr(self) -> str:
+        return f"count={len(self.pixels)}, size=({self.height}, {self.width}), output={self.output!r}"
+
+
+PARAMETERIZATIONS = {"fourier": FourierImage, "pixel": PixelImage}

@@ -1,0 +1,109 @@
+"""One interactive explorer over a trained run: layer, channel, image, neuron-group count, task and class.
+
+Four panels: the channel's picture from the layer atlas, the image's spatial-position grid (paper 004 eq. 3),
+its neuron groups (eqs. 4–5, drawn from the atlas) and the Grad-CAM map of the chosen task and class.
+Atlases are computed on first use of a layer and cached in the run folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+
+from aelab.prediction import load_run_model
+from aelab.tasks import get_task
+from aelab.viz.atlas import layer_atlas
+from aelab.viz.cam import grad_cam
+from aelab.viz.examples import examples
+from aelab.viz.groups import group_images, neuron_groups
+from aelab.viz.overlays import overlay, to_hwc
+from aelab.viz.render import RenderSettings, layer_channels
+from aelab.viz.spatial import spatial_grid
+
+
+class Explorer:
+    """Widgets bound to one run; ``show(...)`` draws the same figure from arguments (headless notebooks)."""
+
+    def __init__(self, run: str | Path, layers: list[str] | None = None, n_images: int = 16,
+                 settings: RenderSettings | None = None, seed: int = 0):
+        self.run = Path(run)
+        self.model, self.config = load_run_model(self.run)
+        self.layers = layers or self.model.probe_layers()
+        self.settings = settings or RenderSettings(steps=64, size=64, seed=seed)
+        self.data = examples(self.config, n_images, seed=seed)
+        self.tasks = [get_task(t) for t in self.config["tasks"] if get_task(t).kind in ("binary", "multiclass")]
+        self._atlases: dict[str, torch.Tensor] = {}
+
+    def atlas(self, layer: str) -> torch.Tensor:
+        if layer not in self._atlases:
+            self._atlases[layer] = layer_atlas(self.model, layer, self.settings, cache_dir=self.run / "atlas",
+                                               progress=False)
+        return self._atlases[layer]
+
+    def figure(self, layer: str, channel: int, image: int, groups: int, task: str, target: int) -> plt.Figure:
+        """The four panels for one choice of controls."""
+        atlas = self.atlas(layer)
+        channel = min(channel, len(atlas) - 1)
+        picture = self.data.images[image]
+        grid = spatial_grid(self.model, picture, layer, atlas)
+        found = neuron_groups(self.model, picture, layer, n_groups=groups)
+        group_pictures = group_images(found.channels, atlas)
+        cam = grad_cam(self.model, picture[None], layer, task, target=target)[0]
+        figure, axes = plt.subplots(1, 3 + groups, figsize=(3 * (3 + groups), 3.3))
+        axes[0].imshow(to_hwc(atlas[channel]))
+        axes[0].set_title(f"{layer} · channel {channel}", fontsize=9)
+        axes[1].imshow(to_hwc(grid.mosaic()))
+        axes[1].set_title(f"spatial grid · {layer}", fontsize=9)
+        for g in range(groups):
+            axes[2 + g].imshow(to_hwc(group_pictures[g]))
+            axes[2 + g].set_title(f"neuron group {g + 1}/{groups}", fontsize=9)
+        axes[-1].imshow(overlay(to_hwc(self.data.pixels[image]), cam.numpy()))
+        axes[-1].set_title(f"Grad-CAM · {task} = {get_task(task).classes[target]}", fontsize=9)
+        for ax in axes:
+            ax.axis("off")
+        figure.tight_layout()
+        return figure
+
+    def controls(self) -> dict[str, widgets.Widget]:
+        task = widgets.Dropdown(options=[t.name for t in self.tasks], description="task")
+        return {
+            "layer": widgets.Dropdown(options=self.layers, value=self.layers[-1], description="layer"),
+            "channel": widgets.IntSlider(0, 0, 1023, description="channel"),
+            "image": widgets.IntSlider(0, 0, len(self.data.images) - 1, description="image"),
+            "groups": widgets.IntSlider(2, 1, 6, description="groups"),
+            "task": task,
+            "target": widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.tasks[0].classes)],
+                                       description="class"),
+        }
+
+    def widget(self) -> widgets.VBox:
+        """The interactive explorer: changing any control redraws the panels."""
+        controls = self.controls()
+        output = widgets.Output()
+
+        def classes(change=None) -> None:
+            names = get_task(controls["task"].value).classes
+            controls["target"].options = [(name, index) for index, name in enumerate(names)]
+
+        def redraw(change=None) -> None:
+            with output:
+                output.clear_output(wait=True)
+                values = {name: control.value for name, control in controls.items()}
+                self.figure(**values)
+                plt.show()
+
+        def channels(change=None) -> None:
+            controls["channel"].max = layer_channels(self.model, controls["layer"].value) - 1
+
+        controls["task"].observe(classes, names="value")
+        controls["layer"].observe(channels, names="value")
+        classes()
+        channels()
+        for control in controls.values():
+            control.observe(redraw, names="value")
+        redraw()
+        return widgets.VBox([widgets.HBox(list(controls.values())[:3]), widgets.HBox(list(controls.values())[3:]),
+                             output])
