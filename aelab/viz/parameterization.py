@@ -64,9 +64,11 @@ def spectrum_scale(height: int, width: int, decay_power: float = 1.0) -> torch.T
     return 1.0 / torch.clamp(rfft2d_freqs(height, width), min=1.0 / max(height, width)) ** decay_power
 
 
-def _embed(values: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def _embed(values: torch.Tensor, height: int, width: int, old_width: int, split: bool = True) -> torch.Tensor:
     """Copy the rfft2-layout coefficients (..., h, w//2+1, 2) into a zero grid of (..., height, width//2+1, 2) at
-    the same frequencies (cropping when the new grid is smaller)."""
+    the same frequencies (cropping when the new grid is smaller). Growing, a Nyquist row or column of the old grid
+    stands for both signs of its frequency: the row is split between them, the column halved (its mirror is
+    implicit in the rfft layout); ``split=False`` copies them unhalved (for counters)."""
     h, wf = values.shape[-3], values.shape[-2]
     out = values.new_zeros(*values.shape[:-3], height, width // 2 + 1, 2)
     rows = min(h, height)
@@ -75,6 +77,12 @@ def _embed(values: torch.Tensor, height: int, width: int) -> torch.Tensor:
     out[..., :positive, :cols, :] = values[..., :positive, :cols, :]
     if negative:
         out[..., height - negative:, :cols, :] = values[..., h - negative:, :cols, :]
+    half = 0.5 if split else 1.0
+    if height > h and h % 2 == 0:  # old Nyquist row (-h/2) → half at +h/2, half at -h/2
+        out[..., height - negative, :cols, :] *= half
+        out[..., h // 2, :cols, :] = out[..., height - negative, :cols, :]
+    if width // 2 + 1 > wf and old_width % 2 == 0:  # the old last column was the Nyquist one
+        out[..., wf - 1, :] *= half
     return out
 
 
@@ -116,10 +124,10 @@ class FourierImage(nn.Module):
         ``rescale=False`` only moves the values to their frequencies (for per-coefficient optimiser counters)."""
         height, width = (size, size) if isinstance(size, int) else size
         if not rescale:
-            return _embed(values, height, width)
+            return _embed(values, height, width, self.width, split=False)
         new_scale = spectrum_scale(height, width, self.decay_power).to(values.device)
         spectrum = values * self.scale.to(values.device)[..., None]  # the actual (ortho-normalised) spectrum
-        spectrum = _embed(spectrum, height, width) * np.sqrt(height * width / (self.height * self.width))
+        spectrum = _embed(spectrum, height, width, self.width) * np.sqrt(height * width / (self.height * self.width))
         return spectrum / new_scale[..., None]
 
     def resized(self, size: int | tuple[int, int]) -> FourierImage:

@@ -31,11 +31,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from tqdm.auto import tqdm
 
 from aelab.viz.objectives import Objective, channel
@@ -46,7 +48,10 @@ from aelab.viz.robustness import RandomTransforms, TransformSpec
 OPTIMIZERS = ("auto", "adam", "ascent")
 SCHEDULES = ("constant", "cosine")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
-CPU_MAX_BATCH = 16  # on CPU larger batches gain nothing per image (measured on GoogLeNet 4a, 2 cores)
+Callback = Callable[[int, torch.Tensor, Callable[[], torch.Tensor]], None]
+CPU_MAX_BATCH = 16
+FAST_ADAM_LR = 0.3  # tuned on GoogLeNet 4a: reaches Lucid's 512-step activation in ~155 steps (benchmarks/)
+PAPER_ALPHA = 0.05  # on CPU larger batches gain nothing per image (measured on GoogLeNet 4a, 2 cores)
 
 
 @dataclass(frozen=True)
@@ -64,23 +69,27 @@ class RenderSettings:
     stages: coarse-to-fine ``((resolution ratio, share of steps), ...)`` ending at ratio 1.
     schedule, final_lr: ``"constant"`` or ``"cosine"`` learning rate, decaying to ``lr · final_lr``.
     plateau, plateau_window: early stop per image (None: off; see the module docstring).
+    relu_redirect_steps: Lucid's redirected ReLU gradient during the first steps (16, as Lucid; 0: off): a unit
+        that no input pixel reaches yet (ReLU gradient all zero for the image) passes the gradients that would
+        raise it, so channels dead on the grey start image wake up.
     """
 
-    steps: int = 256
+    steps: int = 192
     size: int = 128
     parameterization: str = "fourier"
     optimizer: str = "auto"
-    lr: float = 0.05
+    lr: float | None = None
     transforms: bool = True
     seed: int = 0
     batch_size: int | None = None
     decorrelate: bool = True
     pixel_output: str = "sigmoid"
-    stages: tuple[tuple[float, float], ...] = ((0.5, 0.5), (1.0, 0.5))
-    schedule: str = "cosine"
+    stages: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
+    schedule: str = "constant"
     final_lr: float = 0.1
     plateau: float | None = None
     plateau_window: int = 32
+    relu_redirect_steps: int = 16
 
     def __post_init__(self):
         if self.parameterization not in PARAMETERIZATIONS:
@@ -108,6 +117,13 @@ class RenderSettings:
             return self.optimizer
         return "adam" if self.parameterization == "fourier" else "ascent"
 
+    @property
+    def resolved_lr(self) -> float:
+        """``lr``, or by default 0.3 for Adam (see the module docstring) and paper 004's α = 0.05 for ascent."""
+        if self.lr is not None:
+            return self.lr
+        return FAST_ADAM_LR if self.resolved_optimizer == "adam" else PAPER_ALPHA
+
     def stage_steps(self) -> list[tuple[int, int]]:
         """``[(side in px, steps), ...]`` of the coarse-to-fine stages; the steps add up to ``steps``."""
         total = sum(share for _, share in self.stages)
@@ -119,24 +135,27 @@ class RenderSettings:
         return [(side, n) for side, n in plan if n > 0]
 
     def key(self) -> dict:
-        """The fields that change the images (``batch_size`` does not), for cache keys."""
+        """The fields that change the images (``batch_size`` does not), resolved, for cache keys."""
         fields = asdict(self)
         fields.pop("batch_size")
+        fields.update(optimizer=self.resolved_optimizer, lr=self.resolved_lr)
         fields["stages"] = [list(s) for s in self.stages]
         return fields
 
 
 def lucid_defaults(**changes) -> RenderSettings:
-    """Lucid's plain procedure: Fourier + decorrelation, standard transforms, Adam lr 0.05 constant, 512 steps, one
-    resolution, no early stop (``changes`` override fields, e.g. ``size``)."""
-    return replace(RenderSettings(steps=512, stages=((1.0, 1.0),), schedule="constant", plateau=None), **changes)
+    """Lucid's plain procedure: Fourier + decorrelation, standard transforms, Adam lr 0.05 constant, 512 steps,
+    redirected ReLU gradients for the first 16 steps, one resolution, no early stop (``changes`` override fields,
+    e.g. ``size``)."""
+    return replace(RenderSettings(steps=512, lr=0.05, stages=((1.0, 1.0),), schedule="constant", plateau=None),
+                   **changes)
 
 
 def paper_defaults(**changes) -> RenderSettings:
     """Paper 004's procedure: raw pixels from N(0, 1), plain gradient ascent α = 0.05, no transforms, one
     resolution (224 px as in the paper; pass ``size`` for less)."""
     return replace(RenderSettings(size=224, parameterization="pixel", optimizer="ascent", lr=0.05, transforms=False,
-                                  stages=((1.0, 1.0),), schedule="constant"), **changes)
+                                  stages=((1.0, 1.0),), schedule="constant", relu_redirect_steps=0), **changes)
 
 
 # ---- model handling ------------------------------------------------------------------------------------------
@@ -211,10 +230,44 @@ def _parameterization(settings: RenderSettings, indices: torch.Tensor, side: int
 
 
 def _learning_rate(settings: RenderSettings, step: int) -> float:
+    lr = settings.resolved_lr
     if settings.schedule == "constant" or settings.steps == 1:
-        return settings.lr
+        return lr
     progress = step / (settings.steps - 1)
-    return settings.lr * (settings.final_lr + (1 - settings.final_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return lr * (settings.final_lr + (1 - settings.final_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class _RedirectedReLU(torch.autograd.Function):
+    """ReLU whose backward is Lucid's ``redirected_relu_grad`` (gradients of the score to ascend): where an image's
+    ordinary ReLU gradient is all zero, let through the gradients that would raise negative inputs."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.clamp_min(0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        relu_grad = torch.where(x > 0, grad, torch.zeros_like(grad))
+        redirected = torch.where((x < 0) & (grad < 0), torch.zeros_like(grad), grad)
+        if x.dim() < 2:
+            return relu_grad
+        alive = relu_grad.flatten(1).abs().amax(dim=1) > 0
+        return torch.where(alive.view(-1, *([1] * (x.dim() - 1))), relu_grad, redirected)
+
+
+_RELUS = {F.relu, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_}
+
+
+class _RedirectReLUs(TorchFunctionMode):
+    """Every ReLU called inside (``F.relu``, ``nn.ReLU``, ``torch.relu_``, in-place or not) becomes
+    :class:`_RedirectedReLU` (its result is returned, not written in place)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in _RELUS:
+            return _RedirectedReLU.apply(args[0])
+        return func(*args, **(kwargs or {}))
 
 
 class _Optimizer:
@@ -254,7 +307,7 @@ class _Optimizer:
 
 
 def _render_batch(probe: LayerProbe, objective: Objective, indices: torch.Tensor, settings: RenderSettings,
-                  device: torch.device) -> torch.Tensor:
+                  device: torch.device, callback: Callback | None = None) -> torch.Tensor:
     """Images (B, 3, size, size) in [0, 1] for ``objective`` (its images are ``indices`` of the whole render)."""
     plan = settings.stage_steps()
     count = len(indices)
@@ -281,13 +334,17 @@ def _render_batch(probe: LayerProbe, objective: Objective, indices: torch.Tensor
             picture = image.render(x)
             if transforms is not None:
                 picture = transforms(picture, step, rows=rows, ratio=ratio)
-            scores = (objective if rows is None else objective.select(rows))(probe(picture))
+            with _RedirectReLUs() if step < settings.relu_redirect_steps else contextlib.nullcontext():
+                activation = probe(picture)
+            scores = (objective if rows is None else objective.select(rows))(activation)
             (grad,) = torch.autograd.grad(scores.sum(), x)
             with torch.no_grad():
                 optimizer.step(values, grad, _learning_rate(settings, step), None if rows is None else rows.to(device))
             if settings.plateau is not None and last_stage:
                 _plateau_check(settings, scores.detach(), rows, active, ema, reference, step)
             step += 1
+            if callback is not None:
+                callback(step, indices, lambda: image.render(values).detach())
     with torch.no_grad():
         return image.render(values).float().cpu()
 
@@ -312,13 +369,18 @@ def _plateau_check(settings: RenderSettings, scores: torch.Tensor, rows: torch.T
 
 
 def render(model: nn.Module, objective: Objective, settings: RenderSettings = RenderSettings(), *,
-           progress: bool = False, indices: Sequence[int] | None = None) -> torch.Tensor:
+           progress: bool = False, indices: Sequence[int] | None = None,
+           callback: Callback | None = None) -> torch.Tensor:
     """Images (N, 3, size, size) in [0, 1], one per image of ``objective``, in its order (see the module
     docstring). Runs on the model's device; deterministic under ``settings.seed`` (on CPU bit for bit).
 
     ``indices``: the seed index of each image (default ``0..N-1``, its position in the objective). Image ``i``
     starts from the draws of ``(seed, indices[i])``: ``render(model, objective[i], settings, indices=[i])``
     renders the same image as the whole objective does at position ``i``.
+
+    ``callback(step, seed_indices, images)``, if given, is called after every optimisation step of every batch with
+    the number of steps done, the batch's seed indices and a function returning its current images (at the
+    current stage's resolution, without transforms): for monitoring and benchmarks.
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"render needs an aelab.viz.objectives.Objective, got {type(objective).__name__}")
@@ -336,7 +398,7 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
                   leave=False) as bar:
             for start in range(0, count, batch):
                 rows = torch.arange(start, min(count, start + batch))
-                result[rows] = _render_batch(probe, objective.select(rows), seeds[rows], settings, device)
+                result[rows] = _render_batch(probe, objective.select(rows), seeds[rows], settings, device, callback)
                 bar.update(len(rows))
     return result
 
