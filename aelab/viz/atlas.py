@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from aelab.errors import AelabError
 from aelab.models.backbones import Normalization
+from aelab.notebook import write_json_atomic
 from aelab.train.runs import checkpoint_path, load_checkpoint, save_checkpoint
 from aelab.viz.objectives import channel
 from aelab.viz.probe import LayerProbe, input_normalization
@@ -133,12 +134,9 @@ class _AtlasFolder:
         save_checkpoint({"images": images}, self.folder / f"part-{first:05d}-{first + len(images):05d}.pt")
 
     def write_meta(self, meta: dict) -> None:
-        path = self.folder / "meta.json"
-        if not path.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.tmp")
-            temporary.write_text(json.dumps(meta, indent=2))
-            temporary.replace(path)
+        """``meta.json``: what the key stands for, for a person browsing the cache."""
+        if not (self.folder / "meta.json").exists():
+            write_json_atomic(meta, self.folder / "meta.json")
 
     def consolidate(self, images: torch.Tensor) -> None:
         save_checkpoint({"images": images}, self.whole)

@@ -12,15 +12,20 @@
   (up to floating-point summation order) whether rendered alone or in any batch;
 * parameterisation and transforms: :mod:`aelab.viz.parameterization`, :mod:`aelab.viz.robustness`.
 
-Speed features of :class:`RenderSettings` (all per image, so batching never changes a result):
+How it is fast (``benchmarks/visualisation.py`` measures it against Lucid's one-channel, full-forward loop):
+batching, truncation, frozen weights and channels-last input (oneDNN's fast convolution layout on CPU; a model
+that cannot take it gets the usual layout) make each image-step several times cheaper, and the
+default step rule — Adam at a constant lr 0.3 instead of Lucid's 0.05 — reaches the activation Lucid reaches in
+512 steps in about 160 steps; 192 steps by default. Optional, all per image (so batching never changes a
+result), measured not to help on GoogLeNet 4a and therefore off by default:
 
 * ``stages`` — coarse-to-fine: ``((0.5, 0.5), (1.0, 0.5))`` spends the first half of the steps at half the
-  resolution (a quarter of the pixels: ~4× cheaper steps), then upsamples the parameters (a Fourier image keeps
-  its spectrum, the optimiser state moves with it) and finishes at full size;
-* ``schedule`` — ``"cosine"`` decays the learning rate from ``lr`` to ``lr · final_lr`` over the steps (a higher
-  start and a fine finish reach a given activation in fewer steps than Lucid's constant rate);
-* ``plateau`` — an image whose smoothed score rose by less than ``plateau`` (relative) over the last
-  ``plateau_window`` steps of the last stage stops and leaves the batch (the others go on, faster).
+  resolution (a quarter of the pixels), then upsamples the parameters (a Fourier image keeps its spectrum exactly,
+  Adam's moments move with it) and finishes at full size; the network sees objects at half scale meanwhile, and
+  those steps bought less than their cost;
+* ``schedule="cosine"`` decays the learning rate to ``lr · final_lr``; a constant rate climbed faster;
+* ``plateau`` — an image whose smoothed score rose by less than ``plateau`` (relative) over ``plateau_window``
+  steps of the last stage stops and leaves the batch; channel activations kept rising through 512 steps.
 
 :func:`lucid_defaults` gives Lucid's plain procedure (512 steps, constant Adam lr 0.05, one resolution, no early
 stop) and :func:`paper_defaults` paper 004's (pixel ascent, α = 0.05, no transforms) for comparisons.
@@ -49,9 +54,9 @@ OPTIMIZERS = ("auto", "adam", "ascent")
 SCHEDULES = ("constant", "cosine")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 Callback = Callable[[int, torch.Tensor, Callable[[], torch.Tensor]], None]
-CPU_MAX_BATCH = 16
-FAST_ADAM_LR = 0.3  # tuned on GoogLeNet 4a: reaches Lucid's 512-step activation in ~155 steps (benchmarks/)
-PAPER_ALPHA = 0.05  # on CPU larger batches gain nothing per image (measured on GoogLeNet 4a, 2 cores)
+CPU_MAX_BATCH = 16  # on CPU larger batches gain nothing per image (measured on GoogLeNet 4a, 2 cores)
+FAST_ADAM_LR = 0.3  # tuned on GoogLeNet 4a (benchmarks/visualisation.py); Lucid's is 0.05
+PAPER_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -61,13 +66,14 @@ class RenderSettings:
     steps, size: optimisation steps and final image side (px).
     parameterization: ``"fourier"`` (Lucid's readable default) or ``"pixel"`` (paper 004's raw pixels from N(0, 1)).
     optimizer: ``"adam"``, ``"ascent"`` (plain gradient ascent X ← X + lr·∂h/∂X, paper 004) or ``"auto"``
-        (Adam for Fourier, ascent for pixels). lr: Adam's learning rate or the ascent's α (both 0.05).
+        (Adam for Fourier, ascent for pixels). lr: Adam's learning rate or the ascent's α; None: 0.3 for Adam
+        (tuned; Lucid's 0.05 is in :func:`lucid_defaults`), 0.05 for ascent (paper 004).
     transforms: Lucid's transformation robustness (pad, jitter, scale, rotate, jitter; :mod:`.robustness`).
     seed: seeds every image's initial values and transform draws, per (seed, image index).
     batch_size: images optimised together; None: as many as fit in memory (on CPU at most 16).
     decorrelate: Fourier colour decorrelation. pixel_output: ``"sigmoid"`` or ``"clamp"`` (see PixelImage).
     stages: coarse-to-fine ``((resolution ratio, share of steps), ...)`` ending at ratio 1.
-    schedule, final_lr: ``"constant"`` or ``"cosine"`` learning rate, decaying to ``lr · final_lr``.
+    schedule, final_lr: ``"constant"`` or ``"cosine"`` learning rate (decaying to ``lr · final_lr``).
     plateau, plateau_window: early stop per image (None: off; see the module docstring).
     relu_redirect_steps: Lucid's redirected ReLU gradient during the first steps (16, as Lucid; 0: off): a unit
         that no input pixel reaches yet (ReLU gradient all zero for the image) passes the gradients that would
@@ -238,8 +244,9 @@ def _learning_rate(settings: RenderSettings, step: int) -> float:
 
 
 class _RedirectedReLU(torch.autograd.Function):
-    """ReLU whose backward is Lucid's ``redirected_relu_grad`` (gradients of the score to ascend): where an image's
-    ordinary ReLU gradient is all zero, let through the gradients that would raise negative inputs."""
+    """ReLU whose backward is Lucid's ``redirected_relu_grad``: where an image's ordinary ReLU gradient is all zero,
+    let through the gradients that would raise negative inputs. The backward pass must carry the gradient of the
+    score being *raised* (as ``render`` does; a loss ``-score`` would flip which gradients pass)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
@@ -306,8 +313,19 @@ class _Optimizer:
             self.t = image.resized_parameters(self.t, side, rescale=False)
 
 
+def _channels_last_works(probe: LayerProbe, device: torch.device, side: int) -> bool:
+    """Whether the model accepts channels-last input (a model calling ``.view`` on a feature map may not)."""
+    try:
+        with torch.no_grad():
+            probe(torch.rand(1, 3, side, side, device=device).contiguous(memory_format=torch.channels_last))
+    except RuntimeError:
+        return False
+    return True
+
+
 def _render_batch(probe: LayerProbe, objective: Objective, indices: torch.Tensor, settings: RenderSettings,
-                  device: torch.device, callback: Callback | None = None) -> torch.Tensor:
+                  device: torch.device, callback: Callback | None = None,
+                  memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """Images (B, 3, size, size) in [0, 1] for ``objective`` (its images are ``indices`` of the whole render)."""
     plan = settings.stage_steps()
     count = len(indices)
@@ -334,6 +352,7 @@ def _render_batch(probe: LayerProbe, objective: Objective, indices: torch.Tensor
             picture = image.render(x)
             if transforms is not None:
                 picture = transforms(picture, step, rows=rows, ratio=ratio)
+            picture = picture.contiguous(memory_format=memory_format)
             with _RedirectReLUs() if step < settings.relu_redirect_steps else contextlib.nullcontext():
                 activation = probe(picture)
             scores = (objective if rows is None else objective.select(rows))(activation)
@@ -394,11 +413,14 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
     result = torch.empty(count, 3, settings.size, settings.size)
     with frozen(model):
         batch = settings.batch_size or auto_batch_size(probe, settings, device, count)
+        fast = _channels_last_works(probe, device, settings.size)
+        memory_format = torch.channels_last if fast else torch.contiguous_format
         with tqdm(total=count, desc=f"rendering {objective.layer}", unit="image", disable=not progress,
                   leave=False) as bar:
             for start in range(0, count, batch):
                 rows = torch.arange(start, min(count, start + batch))
-                result[rows] = _render_batch(probe, objective.select(rows), seeds[rows], settings, device, callback)
+                result[rows] = _render_batch(probe, objective.select(rows), seeds[rows], settings, device, callback,
+                                             memory_format)
                 bar.update(len(rows))
     return result
 
