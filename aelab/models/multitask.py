@@ -90,6 +90,11 @@ class MultiTaskModel(nn.Module):
         """GradNorm's "last shared layer" (METHODS.md §4); empty when nothing is shared."""
         return []
 
+    def loss_terms(self, task: str) -> list[tuple[str, float]]:
+        """``(output key, weight)`` pairs: the task's training loss is the weighted sum of its loss on each
+        output (default: the task's own output; models with auxiliary heads add theirs)."""
+        return [(task, 1.0)]
+
     def parameter_groups(self, lr: float, connector_lr: float | None = None) -> list[dict]:
         """``[{"name": "main", ...}, {"name": "connectors", ...}]`` for a torch optimiser: connector / fusion / AFI
         parameters (incl. a learned temperature) get ``connector_lr`` (default ``lr``), everything else ``lr``.

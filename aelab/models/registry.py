@@ -21,6 +21,7 @@ from torch import nn
 
 from aelab.errors import UnknownNameError
 from aelab.models.aenet import SHARED, AENet
+from aelab.models.auxiliary import AUX_DROPOUT, AuxiliaryClassifiers, aux_sites, probe_channels
 from aelab.models.afi import AFI
 from aelab.models.backbones import BACKBONES, Backbone, build_backbone
 from aelab.models.connectors import NDDR, CrossBranch, CrossStitch
@@ -175,6 +176,23 @@ def build_aenet_fl(backbone: str, tasks: Sequence[Task], weights: Weights, *, dr
     return build_aenet(backbone, tasks, weights, fusion=False, dropout=dropout, backbone_options=backbone_options)
 
 
+def build_aux(backbone: str, tasks: Sequence[Task], weights: Weights, *, aux_layers: Sequence[str] = (),
+              aux_weight: float = 0.1, aux_dropout: float = AUX_DROPOUT, aux_tasks: Sequence[str] | None = None,
+              base: str = "share_split", base_options: dict | None = None,
+              backbone_options: dict | None = None) -> AuxiliaryClassifiers:
+    """Paper 004: auxiliary classifiers (GAP → dropout → linear) at ``aux_layers`` of the ``base`` architecture
+    (full probe names or unique short ones: ``["4a", "4b", "4d"]``), each weighted ``aux_weight`` in the loss
+    and in the prediction (:mod:`aelab.models.auxiliary`). No layers: the base model alone (the ablation's
+    baseline). ``base_options``: the base architecture's own options."""
+    if base == "aux" or base not in MODELS:
+        raise UnknownNameError("base architecture of 'aux'", base, [m for m in MODELS if m != "aux"])
+    options = {**(base_options or {}), "backbone_options": backbone_options}
+    model = build_model(base, backbone, tasks, weights, **options)
+    sites = aux_sites(model, list(aux_layers), aux_tasks)
+    channels = probe_channels(model, list(dict.fromkeys(s.layer for s in sites)))
+    return AuxiliaryClassifiers(model, sites, channels, weight=aux_weight, dropout=aux_dropout)
+
+
 MODELS: dict[str, Callable[..., MultiTaskModel]] = {
     "single": build_single,
     "share_split": build_share_split,
@@ -184,6 +202,7 @@ MODELS: dict[str, Callable[..., MultiTaskModel]] = {
     "afi": build_afi,
     "aenet": build_aenet,
     "aenet_fl": build_aenet_fl,
+    "aux": build_aux,
 }
 
 

@@ -23,6 +23,8 @@ class TrainConfig:
     n_images: int = 2000  # SynthAE images
     tasks: list[str] = field(default_factory=lambda: ["aesthetic", "emotion"])
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train/val/test when the data has no official split
+    folds: int | None = None  # k-fold cross-validation (paper 004: 5): test = fold ``fold``, train = the rest
+    fold: int = 0  # which fold is held out (0 .. folds-1); folds are stratified by the first task and seeded
     image_size: int = 64
     augment: bool = True  # resize + random crop + flip (METHODS §2); False: eval transform for training too
     normalization: str = "imagenet"
@@ -66,6 +68,9 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not self.tasks:
             raise ValueError("tasks must name at least one task")
+        if self.folds is not None and (int(self.folds) < 2 or not 0 <= int(self.fold) < int(self.folds)):
+            raise ValueError(f"folds must be at least 2 and fold in 0..folds-1, got folds={self.folds!r}, "
+                             f"fold={self.fold!r}")
         self.tasks = list(self.tasks)
         self.fractions = tuple(self.fractions)
 

@@ -176,11 +176,11 @@ class Trainer:
         images = batch["image"].to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = model(images)
-        losses = {
-            t.name: task_loss(t, logits[t.name].float(), batch["targets"][t.name].to(self.device),
-                              batch["mask"][t.name].to(self.device))
-            for t in self.tasks
-        }
+        losses = {}
+        for t in self.tasks:  # a task's loss may have several weighted terms (auxiliary heads: loss_terms)
+            target, mask = batch["targets"][t.name].to(self.device), batch["mask"][t.name].to(self.device)
+            losses[t.name] = sum(weight * task_loss(t, logits[key].float(), target, mask)
+                                 for key, weight in self.model.loss_terms(t.name))
         return losses, logits
 
     def _check_finite(self, losses: dict[str, torch.Tensor], epoch: int, batch_index: int) -> None:
