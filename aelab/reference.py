@@ -46,3 +46,40 @@ PAPER_003_IAE = {
     "aenet_fl": {"aesthetic_accuracy": 76.68, "emotion_accuracy": 61.46},
     "aenet": {"aesthetic_accuracy": 81.05, "emotion_accuracy": 66.23},
 }
+
+PAPER_004_ABLATION = {
+    # Sheng et al. 2020, Table 5: GoogLeNet on Twitter five-agree, 5-fold cross-validated accuracy (%) by the
+    # set of Inception blocks that carry an auxiliary classifier
+    (): 80.0,
+    ("3a",): 81.7, ("3b",): 80.8, ("4c",): 79.8, ("4e",): 81.5,
+    ("4a", "4b", "4d"): 88.1,
+    ("4b", "4d"): 86.2, ("4a", "4d"): 86.6, ("4a", "4b"): 85.8,
+    ("4d",): 84.9, ("4b",): 84.5, ("4a",): 85.1,
+}
+"""Keys: the blocks that keep a head (the paper's rows "delete 4a and 4b" = ``("4d",)``, "delete 4a and 4d" =
+``("4b",)``, "delete 4b and 4d" = ``("4a",)``); its chosen set is ``("4a", "4b", "4d")``."""
+
+PAPER_004_AGREEMENT = {
+    # Sheng et al. 2020: precision / recall / F1 / accuracy (%) with the chosen auxiliary classifiers, 5-fold CV
+    "five": {"precision": 90.0, "recall": 92.2, "f1": 91.1, "accuracy": 88.1},
+    "four": {"precision": 86.0, "recall": 87.7, "f1": 86.8, "accuracy": 83.6},
+    "three": {"precision": 83.6, "recall": 84.8, "f1": 84.2, "accuracy": 80.7},
+}
+
+PAPER_002_AVA_M = {
+    # Miao & Liang 2025, Table 2 on AVA-m (AVA + comments): aesthetic accuracy (%, score > 5) and Spearman ρ
+    # (None: not reported); keys "mcn_mtl" = MCN-MTL, "mcn" = MCN without the style task (MCN+FC)
+    "murray": {"accuracy": 68.00, "srcc": None},
+    "reg_rank_att_cont": {"accuracy": 77.33, "srcc": 0.5581},
+    "mt_cnn": {"accuracy": 78.56, "srcc": None},
+    "att_gan": {"accuracy": None, "srcc": 0.6313},
+    "multimodal_dbm": {"accuracy": 78.88, "srcc": None},
+    "multigap": {"accuracy": 82.27, "srcc": None},
+    "nima": {"accuracy": 81.51, "srcc": 0.612},
+    "mlsp": {"accuracy": 81.72, "srcc": 0.756},
+    "a_lamp": {"accuracy": 82.0, "srcc": None},
+    "mpa": {"accuracy": 83.03, "srcc": None},
+    "rgnet": {"accuracy": 83.59, "srcc": None},
+    "mcn": {"accuracy": 84.44, "srcc": 0.7753},
+    "mcn_mtl": {"accuracy": 85.63, "srcc": 0.7835},
+}

@@ -66,6 +66,19 @@ def task_loss(task: str | Task, logits: Tensor, target: Tensor, mask: Tensor | N
     return total / valid.clamp(min=1).to(total.dtype)
 
 
+def model_task_losses(model, tasks: list[Task], outputs: dict[str, Tensor], targets: dict[str, Tensor],
+                      masks: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Each task's training loss: the weighted sum, over the model's ``loss_terms(task)`` (output key, weight),
+    of :func:`task_loss` on that output — the task's own output for most models; for auxiliary classifiers
+    ``L_main + w · Σ L_aux`` (paper 004)."""
+    losses = {}
+    for task in tasks:
+        target, mask = targets[task.name], masks[task.name]
+        losses[task.name] = sum(weight * task_loss(task, outputs[key].float(), target, mask)
+                                for key, weight in model.loss_terms(task.name))
+    return losses
+
+
 def _squeeze_single(task: Task, logits: Tensor) -> Tensor:
     """Accept ``(B, 1)`` as well as ``(B,)`` for the one-output kinds."""
     if task.kind in ("binary", "regression"):

@@ -1,0 +1,78 @@
+"""Which layers get auxiliary classifiers: a person's choice or the automatic one (paper 004; METHODS §3, §6).
+
+Paper 004 lets a person look at positive vs negative neuron-group pictures per Inception block and pick the
+blocks whose groups differ most. :func:`choose_layers` records that choice — or, headless, makes it from the
+separability scores of :mod:`aelab.viz.separability` (the same difference, measured) by taking the top ``k``
+— together with who made it and the scores it was made from, so a run's results say how its layers came about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from aelab.errors import UnknownNameError
+from aelab.models.auxiliary import resolve_layer
+from aelab.viz.separability import LayerSeparability
+
+CHOOSERS = ("person", "auto")
+
+
+def short_name(layer: str) -> str:
+    """``"shared.4a"`` → ``"4a"``: the block name a person reads (the branch prefix dropped)."""
+    return layer.partition(".")[2] or layer
+
+
+def candidate_layers(probes: Sequence[str]) -> list[str]:
+    """Layers that may carry an auxiliary head: every probe layer but the last (whose output the main head
+    already reads)."""
+    return list(probes[:-1]) if len(probes) > 1 else list(probes)
+
+
+@dataclass
+class LayerChoice:
+    """The layers chosen for auxiliary heads (full probe names, forward order), ``chosen_by`` ``"person"`` or
+    ``"auto"``, the separability scores shown or used (one dict per layer), ``k`` for automatic choices and
+    the auxiliary weight."""
+
+    layers: list[str]
+    chosen_by: str
+    scores: list[dict] = field(default_factory=list)
+    k: int | None = None
+    aux_weight: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.chosen_by not in CHOOSERS:
+            raise UnknownNameError("chooser", self.chosen_by, CHOOSERS)
+
+    @property
+    def short_layers(self) -> list[str]:
+        return [short_name(layer) for layer in self.layers]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "short_layers": self.short_layers}
+
+
+def top_layers(scores: Sequence[LayerSeparability], k: int) -> list[str]:
+    """The ``k`` layers with the highest separability score (ties: the larger margin over the shuffled
+    control, then forward order), returned in the order of ``scores``."""
+    if not 1 <= k <= len(scores):
+        raise ValueError(f"k must be between 1 and the number of scored layers ({len(scores)}), got {k}")
+    ranked = sorted(range(len(scores)), key=lambda i: (-scores[i].score, -scores[i].margin, i))
+    keep = set(ranked[:k])
+    return [s.layer for i, s in enumerate(scores) if i in keep]
+
+
+def choose_layers(aux_layers: str | Sequence[str], scores: Sequence[LayerSeparability], probes: Sequence[str], *,
+                  k: int = 3, aux_weight: float = 0.1) -> LayerChoice:
+    """``aux_layers="auto"``: the top ``k`` layers by separability; a list (``["4a", "4b", "4d"]``, full or short
+    probe names): a person's explicit choice. ``probes``: the model's probe layers (to resolve and order names)."""
+    recorded = [s.to_dict() for s in scores]
+    if isinstance(aux_layers, str):
+        if aux_layers != "auto":
+            raise ValueError(f"aux_layers must be 'auto' or a list of layer names, got {aux_layers!r}")
+        if not scores:
+            raise ValueError("aux_layers='auto' needs separability scores of the candidate layers")
+        return LayerChoice(top_layers(scores, k), "auto", recorded, k, aux_weight)
+    layers = sorted({resolve_layer(name, probes) for name in aux_layers}, key=list(probes).index)
+    return LayerChoice(layers, "person", recorded, None, aux_weight)

@@ -1,0 +1,26 @@
+"""The training configuration of paper 004's experiment from a notebook's parameters (METHODS §2.1 Twitter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aelab.train.config import TrainConfig
+
+PAPER_AUX_LAYERS = ("4a", "4b", "4d")
+"""The GoogLeNet blocks paper 004's person chose."""
+
+
+def sentiment_config(output: str | Path, *, data: str = "synthae", root: str | None = None, agree: str = "five",
+                     backbone: str = "tiny", weights: str | None = None, n_images: int = 600, image_size: int = 48,
+                     epochs: int = 4, batch_size: int = 32, lr: float = 0.02, seed: int = 0,
+                     progress: bool = False, **options) -> TrainConfig:
+    """Binary sentiment with architecture ``aux`` (no auxiliary heads yet: those come with the choice).
+    ``data``: ``"synthae"`` (valence of the planted emotion) or ``"twitter"`` with ``root`` and ``agree`` (five,
+    four or three annotators agreeing). ``options``: further :class:`TrainConfig` fields."""
+    if data != "synthae" and root is None:
+        raise ValueError(f"data={data!r} needs root= the folder of the data set (or data='synthae')")
+    data_options = {"agree": agree} if data == "twitter" else {}
+    return TrainConfig(data=data, root=root, data_options=data_options, tasks=["sentiment"], arch="aux",
+                       backbone=backbone, weights=weights, model_options={"aux_layers": []}, n_images=n_images,
+                       image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                       output=str(output), progress=progress, grad_ratio_every=0, **options)

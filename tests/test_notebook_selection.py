@@ -1,0 +1,42 @@
+"""Notebook 04 headless: automatic choice with the ablation table, and an explicit list on the same base run."""
+
+import json
+
+import pytest
+
+from aelab import cli
+
+NOTEBOOK = cli.NOTEBOOKS / "04_auxiliary_classifier_selection.ipynb"
+TINY = {"n_images": 96, "image_size": 32, "epochs": 1, "folds": 2, "n_inspect": 20, "atlas_steps": 2,
+        "atlas_size": 32, "interactive": False}
+
+
+@pytest.fixture(scope="module")
+def automatic(tmp_path_factory):
+    executed = cli.run_notebook(NOTEBOOK, tmp_path_factory.mktemp("auto"), {**TINY, "aux_layers": "auto", "k": 2})
+    return json.loads((executed.parent / "results.json").read_text()), executed.parent
+
+
+def test_automatic_choice_and_ablation(automatic):
+    results, folder = automatic
+    choice = results["choice"]
+    assert choice["chosen_by"] == "auto" and choice["k"] == 2 and len(choice["layers"]) == 2
+    ranked = sorted(choice["scores"], key=lambda s: -s["score"])
+    assert {s["layer"] for s in ranked[:2]} == set(choice["layers"])  # the two most separable layers
+    cv = results["cross_validation"]
+    assert len(cv["no_aux"]["folds"]) == len(cv["chosen"]["folds"]) == 2
+    kinds = [row["kind"] for row in results["ablation"]]
+    assert kinds[0] == "none" and kinds.count("single") == 2 and "chosen" in kinds and kinds.count("minus one") == 2
+    for figure in results["figures"]:
+        assert (folder / figure).stat().st_size > 3000, figure
+
+
+def test_explicit_layers_on_the_same_base_run(automatic, tmp_path):
+    results, _ = automatic
+    executed = cli.run_notebook(NOTEBOOK, tmp_path, {**TINY, "aux_layers": ["stage3", "shared.stage1"],
+                                                     "run": results["base_run"], "ablation": False})
+    explicit = json.loads((executed.parent / "results.json").read_text())
+    assert explicit["base_run"] == results["base_run"]  # no new base network was trained
+    assert explicit["choice"]["chosen_by"] == "person"
+    assert explicit["choice"]["layers"] == ["shared.stage1", "shared.stage3"]
+    assert explicit["cross_validation"]["chosen"]["label"] == "stage1 + stage3" and explicit["ablation"] == []
