@@ -12,3 +12,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to download weights fails the test (tests run with no network)."""
+    def no_download(url, *args, **kwargs):
+        raise AssertionError(f"a download of {url} was attempted")
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)

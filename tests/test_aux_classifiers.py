@@ -18,14 +18,7 @@ from aelab.tasks import get_task
 from aelab.train.losses import model_task_losses
 from aelab.viz.separability import LayerSeparability
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    def no_download(url, *args, **kwargs):
-        raise AssertionError(f"a download of {url} was attempted")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+pytestmark = pytest.mark.usefixtures("one_thread", "offline")
 
 
 def images(n: int = 2, side: int = 64) -> torch.Tensor:

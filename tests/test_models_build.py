@@ -19,14 +19,7 @@ FIRST_STAGE = {"tiny": "stage1", "googlenet": "stem"}
 LAST_STAGE = {"tiny": "stage5", "googlenet": "5b"}
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    def no_download(url, *args, **kwargs):
-        raise AssertionError(f"a download of {url} was attempted")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+pytestmark = pytest.mark.usefixtures("one_thread", "offline")
 
 
 _CACHE: dict[tuple[str, str], torch.nn.Module] = {}
