@@ -1,9 +1,11 @@
-"""The ``aelab`` command: ``demo`` (the main job), ``train``, ``predict``, ``preview``, ``export`` and ``lab``."""
+"""The ``aelab`` command: ``demo`` (the main job), ``sweep``, ``train``, ``predict``, ``preview``, ``export``
+and ``lab``."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -12,49 +14,102 @@ from aelab.errors import AelabError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-DEMO_NOTEBOOKS = ("00_synthae_tour.ipynb", "01_train_multitask.ipynb")
 
 
-def demo_parameters(notebook: str, n: int, seed: int, quick: bool) -> dict:
-    """Headless parameters of each demo notebook; ``quick`` shrinks everything to a smoke run."""
-    plans = {
-        "00_synthae_tour.ipynb": {"n": n, "seed": seed, "probe_n": 240 if quick else 1200},
-        "01_train_multitask.ipynb": {"n_images": n, "seed": seed, **(
-            {"epochs": 1, "image_size": 32, "compare": ["share_split"]} if quick else {})},
-    }
-    return {**plans[notebook], "interactive": False}
+def _assignments(values: list[str], flag: str) -> dict[str, dict]:
+    """``["02_activation_maximisation.steps=32", …]`` → ``{"02_activation_maximisation": {"steps": 32}}``
+    (values are YAML)."""
+    import yaml
+
+    parsed: dict[str, dict] = {}
+    for item in values:
+        target, sep, value = item.partition("=")
+        stem, dot, name = target.rpartition(".")
+        if not sep or not dot or not stem or not name:
+            raise AelabError(f"{flag} {item!r}: expected NOTEBOOK.PARAMETER=VALUE, "
+                             "e.g. 02_activation_maximisation.steps=32")
+        parsed.setdefault(stem.removesuffix(".ipynb"), {})[name] = yaml.safe_load(value)
+    return parsed
 
 
 def run_notebook(notebook: Path, folder: Path, parameters: dict) -> Path:
     """Execute ``notebook`` headless with papermill into ``folder/<notebook name>/``, where its figures and
-    results.json land next to the executed copy."""
-    import papermill
+    results.json land next to the executed copy; raise with the failing cell and error if it fails."""
+    from aelab.sweep.execute import execute_notebook
 
     if not notebook.exists():
         raise AelabError(f"notebook {notebook} not found; run aelab from a clone of the repository")
-    target = folder / notebook.stem
-    target.mkdir(parents=True, exist_ok=True)
-    executed = target / notebook.name
-    papermill.execute_notebook(
-        str(notebook), str(executed), parameters={**parameters, "output_dir": str(target.resolve())},
-        cwd=str(target), progress_bar=False, kernel_name="python3",
-    )
-    return executed
+    status = execute_notebook(notebook, folder / notebook.stem, parameters, executed_name=notebook.name)
+    if not status.ok:
+        raise AelabError(f"{notebook.name} failed at {status.error.describe()}")
+    return folder / notebook.stem / notebook.name
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the demo notebooks headless on SynthAE and say where everything went."""
+    """Run the demo notebooks headless in a chain, write the HTML report and print its path."""
+    from aelab.report import DemoFailed, DemoOptions, run_demo, write_report
     from aelab.train.runs import new_run_folder
 
+    options = DemoOptions(quick=args.quick, n=args.n, overrides=_assignments(args.set, "--set"),
+                          passthrough={"data": args.data, "root": args.root, "backbone": args.backbone,
+                                       "weights": args.weights, "seed": args.seed})
     folder = new_run_folder("demo", args.runs)
-    for name in DEMO_NOTEBOOKS:
-        print(f"[demo] running {name} …", flush=True)
-        executed = run_notebook(NOTEBOOKS / name, folder, demo_parameters(name, args.n, args.seed, args.quick))
-        print(f"[demo] {name} done → {executed}", flush=True)
-    print(f"[demo] outputs (executed notebooks, figures, results.json) are in {folder.resolve()}")
-    for figure in sorted(folder.glob("*/*.png")):
-        print(f"[demo]   figure: {figure.resolve()}")
+    print(f"[demo] writing to {folder.resolve()}", flush=True)
+    try:
+        outcomes = run_demo(folder, NOTEBOOKS, options, say=functools.partial(print, flush=True))
+    except DemoFailed as error:
+        report = write_report(folder, error.outcomes, failure=str(error))
+        print(f"aelab demo: error: {error}\n[demo] partial report: {report.resolve()}", file=sys.stderr)
+        return 1
+    report = write_report(folder, outcomes)
+    print(f"[demo] report: {report.resolve()}")
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run, list or collect a grid of notebook runs (see docs/batch_runs.md)."""
+    from aelab.sweep import collect, load_grid, print_commands, run_point, run_points
+    from aelab.sweep.runner import default_jobs, is_done, point_folder, save_grid
+
+    if bool(args.grid) == bool(args.collect):
+        raise AelabError("give a grid file (aelab sweep GRID.yaml) or --collect DIR, not both or neither")
+    if args.collect:
+        return _show_collected(collect(load_grid(Path(args.collect) / "grid.yaml")))
+    grid = load_grid(args.grid, root=args.root, data=args.data, output=args.output)
+    points = grid.points()
+    if args.point is not None:
+        if not 0 <= args.point < len(points):
+            raise AelabError(f"--point {args.point}: the grid has points 0 to {len(points) - 1}")
+        point = points[args.point]
+        if is_done(grid, point) and not args.force:
+            print(f"[sweep] {point.name}: ok already, skipped (--force runs it again)")
+            return 0
+        save_grid(grid)
+        status = run_point(grid, point)
+        print(f"[sweep] {point.name}: {status.status}" + (f" at {status.error.describe()}" if status.error else "")
+              + f" → {point_folder(grid, point)}")
+        return 0 if status.ok else 1
+    if args.print_commands:
+        print("\n".join(print_commands(grid, points)))
+        return 0
+    if args.dry_run:
+        for point in points:
+            state = "ok, skipped" if is_done(grid, point) else "to run"
+            print(f"{point.index:4d}  {point.name}  ({state})  {point.parameters}")
+        print(f"{len(points)} points of {grid.notebook.name} → {grid.output}")
+        return 0
+    run_points(grid, points, args.jobs or default_jobs())
+    return _show_collected(collect(grid))
+
+
+def _show_collected(collected) -> int:
+    """Write and print the table (next to the paper's numbers) and the failures; 1 when a point is not ok."""
+    from aelab.sweep.report import markdown, write_outputs
+
+    written = write_outputs(collected)
+    print(markdown(collected))
+    print("\n".join(f"[sweep] {name}: {path.resolve()}" for name, path in written.items()))
+    return 1 if collected.failures else 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -158,10 +213,28 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the demo notebooks headless on SynthAE")
     demo.add_argument("--runs", default="runs", help="folder holding run folders (default: runs)")
-    demo.add_argument("--n", type=int, default=2000, help="SynthAE images (default: 2000)")
+    demo.add_argument("--n", type=int, default=None, help="SynthAE images (default: each notebook's plan, 2000)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quick", action="store_true", help="tiny settings: a smoke run of every notebook")
+    demo.add_argument("--data", help="data set kind for the notebooks that take one (uae, iae, fi, …)")
+    demo.add_argument("--root", help="data set root for --data")
+    demo.add_argument("--backbone", help="backbone for the notebooks that train (tiny, resnet50, vgg16, …)")
+    demo.add_argument("--weights", help="backbone weights: imagenet or a state dict path")
+    demo.add_argument("--set", action="append", default=[], metavar="NOTEBOOK.PARAM=VALUE",
+                      help="one notebook's parameter (YAML value), e.g. 01_train_multitask.epochs=10; repeatable")
     demo.set_defaults(handler=cmd_demo)
+    sweep = commands.add_parser("sweep", help="run a notebook over a YAML grid of parameters and collect one table")
+    sweep.add_argument("grid", nargs="?", help="grid file (see notebooks/sweeps/)")
+    sweep.add_argument("--jobs", type=int, default=None, help="points at once (default: 1 per GPU, else CPUs/2)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the points and which are done; run nothing")
+    sweep.add_argument("--print-commands", action="store_true", help="one self-contained command per point")
+    sweep.add_argument("--point", type=int, help="run only this point (an index from --dry-run)")
+    sweep.add_argument("--force", action="store_true", help="with --point: run it even if it is done")
+    sweep.add_argument("--collect", metavar="DIR", help="build the table of a sweep's output folder")
+    sweep.add_argument("--output", help="output folder (default: the grid's output, else runs/sweeps/<grid name>)")
+    sweep.add_argument("--root", help="real data set root: the grid's real_data settings apply")
+    sweep.add_argument("--data", help="data set kind with --root (default: the grid's real_data.data)")
+    sweep.set_defaults(handler=cmd_sweep)
     train = commands.add_parser("train", help="train a multi-task model (see aelab.train.TrainConfig)")
     train.add_argument("--config", help="YAML file of training parameters (flags override it)")
     train.add_argument("--resume", help="a run folder or last.pt to continue")

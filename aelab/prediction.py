@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,7 +21,9 @@ from tqdm.auto import tqdm
 from aelab.data.transforms import eval_transform
 from aelab.errors import AelabError
 from aelab.models import build_model
+from aelab.models.inputs import call_model
 from aelab.tasks import Task, get_task
+from aelab.text.tokenize import join_comments
 from aelab.train.distributed import pick_device
 from aelab.train.runs import checkpoint_path, load_checkpoint, read_config
 
@@ -106,8 +108,12 @@ def load_run_model(run: str | Path, checkpoint: str = "best", device: str = "aut
 
 @torch.no_grad()
 def predict(run: str | Path, paths: Iterable[str | Path] | str | Path, batch_size: int = 64,
-            device: str = "auto", checkpoint: str = "best", progress: bool = True) -> Predictions:
-    """Probabilities of every task's classes and the predicted class names for image files or folders."""
+            device: str = "auto", checkpoint: str = "best", progress: bool = True,
+            comments: Mapping[str, Sequence[str]] | None = None) -> Predictions:
+    """Probabilities of every task's classes and the predicted class names for image files or folders.
+
+    ``comments`` (image–text runs): each image's comments by file path or file name; an image without an entry
+    is predicted as an image without comments."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     model, config = load_run_model(run, checkpoint, device)
     target = next(model.parameters()).device
@@ -126,7 +132,8 @@ def predict(run: str | Path, paths: Iterable[str | Path] | str | Path, batch_siz
                 result.errors.append({"path": str(path), "error": f"{type(error).__name__}: {error}"})
         if not batch:
             continue
-        outputs = model(torch.stack(batch).to(target))
+        texts = [join_comments((comments or {}).get(str(p), (comments or {}).get(p.name))) for p in kept]
+        outputs = call_model(model, {"image": torch.stack(batch), "comments": texts}, target)
         for index, path in enumerate(kept):
             result.rows.append({"path": str(path), **_row(tasks, outputs, index)})
     return result

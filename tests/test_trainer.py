@@ -78,9 +78,9 @@ def test_resume_after_interrupt_gives_identical_metrics(tmp_path, monkeypatch):
 
 
 def test_nan_loss_stops_with_epoch_batch_and_task(tmp_path, monkeypatch):
-    import aelab.train.trainer as trainer_module
+    import aelab.train.losses as losses_module  # training losses (model_task_losses) only, not evaluation's
 
-    real_loss = trainer_module.task_loss
+    real_loss = losses_module.task_loss
     emotion_calls = {"n": 0}
 
     def poisoned(task, logits, target, mask):  # 280 training images / 32 = 9 batches an epoch
@@ -90,7 +90,7 @@ def test_nan_loss_stops_with_epoch_batch_and_task(tmp_path, monkeypatch):
         emotion_calls["n"] += 1
         return loss * math.nan if emotion_calls["n"] == 9 + 2 else loss
 
-    monkeypatch.setattr(trainer_module, "task_loss", poisoned)
+    monkeypatch.setattr(losses_module, "task_loss", poisoned)
     with pytest.raises(TrainingDivergedError, match=r"'emotion'.*epoch 2, batch 2.*last good checkpoint"):
         fit(TrainConfig(arch="share_split", output=str(tmp_path), **{**QUICK, "n_images": 400,
                                                                       "grad_ratio_every": 0}))

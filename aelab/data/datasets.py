@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from aelab.data.sample import Sample
 from aelab.tasks import Task, get_task
+from aelab.text.tokenize import join_comments
 
 MISSING_FILL = {"multiclass": -1, "binary": 0.0, "regression": 0.0, "multilabel": 0.0}
 
@@ -36,8 +37,9 @@ class TaskDataset(Dataset):
     Item ``i`` is a dict ``{"image": C×H×W tensor, "targets": {task: tensor}, "mask": {task: bool},
     "index": i}``: multiclass targets are class indices, binary/regression targets floats, multilabel
     targets float vectors. A sample without a label for a task (AVA images outside the style lists)
-    gets a placeholder and ``mask[task] = False`` so the loss can skip it. Text tasks (``comments``)
-    are left to the image–text collate.
+    gets a placeholder and ``mask[task] = False`` so the loss can skip it. When the samples carry
+    ``comments``, items also hold ``"comments"``: one string per image (:func:`aelab.text.join_comments`,
+    ``""`` without comments), which the default collate turns into a list for image–text models.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class TaskDataset(Dataset):
         if len(samples) == 0:
             raise ValueError("TaskDataset got no samples")
         self._check_tasks_present()
+        self.text = any("comments" in self.samples[i].labels for i in range(min(len(self.samples), 2048)))
 
     def _check_tasks_present(self) -> None:
         probe = [self.samples[i] for i in range(min(len(self.samples), 2048))]
@@ -75,7 +78,10 @@ class TaskDataset(Dataset):
             present = task.name in sample.labels
             targets[task.name] = _target(task, sample.labels[task.name]) if present else _missing(task)
             mask[task.name] = torch.tensor(present)
-        return {"image": image, "targets": targets, "mask": mask, "index": index}
+        item = {"image": image, "targets": targets, "mask": mask, "index": index}
+        if self.text:
+            item["comments"] = join_comments(sample.labels.get("comments"))
+        return item
 
     def label_array(self, task: str) -> np.ndarray:
         """One label over all samples (e.g. for stratified splits); -1 where a sample lacks it."""

@@ -26,6 +26,7 @@ from aelab.models.afi import AFI
 from aelab.models.backbones import BACKBONES, Backbone, build_backbone
 from aelab.models.connectors import NDDR, CrossBranch, CrossStitch
 from aelab.models.heads import VGG_FC_FEATURES, Head
+from aelab.models.mcn import MCN, vocabulary_from
 from aelab.models.multitask import MultiTaskModel, ShareSplit, SingleTaskModels
 from aelab.models.twobranch import AFIModel, TwoBranchModel
 from aelab.tasks import TASKS, Task, get_task
@@ -193,6 +194,23 @@ def build_aux(backbone: str, tasks: Sequence[Task], weights: Weights, *, aux_lay
     return AuxiliaryClassifiers(model, sites, channels, weight=aux_weight, dropout=aux_dropout)
 
 
+def build_mcn(backbone: str, tasks: Sequence[Task], weights: Weights, *, vocabulary: Sequence[str] | str | None = None,
+              width: int = 128, layers: int = 2, heads: int = 4, feedforward: int | None = None,
+              attention_dropout: float = 0.1, dropout: float = 0.0, max_tokens: int = 64,
+              word_vectors: str | None = None, min_count: int = 1, max_words: int | None = 20000,
+              co_attention: bool = True, text: bool = True, backbone_options: dict | None = None) -> MCN:
+    """Paper 002's MCN-MTL (:mod:`aelab.models.mcn`): image regions × comment words through an STRM per side and
+    ``layers`` MTRL layers of ``width`` channels and ``heads`` attention heads; one head per task.
+    ``vocabulary``: the word list or a vocabulary file (training fills it from the training comments, keeping
+    words seen ``min_count`` times, the ``max_words`` most frequent); ``max_tokens`` words per image are read;
+    ``word_vectors``: a GloVe/word2vec text file to initialise the word embeddings."""
+    name = ("mcn" if co_attention else "mcn_no_ctrm") if text else "mcn_image"
+    net = _backbone(backbone, _weights_for(weights, "image"), backbone_options)
+    return MCN(name, tasks, net, vocabulary_from(vocabulary), width=width, layers=layers, heads=heads,
+               feedforward=feedforward, attention_dropout=attention_dropout, head_dropout=dropout,
+               max_tokens=max_tokens, co_attention=co_attention, text=text, word_vectors=word_vectors)
+
+
 MODELS: dict[str, Callable[..., MultiTaskModel]] = {
     "single": build_single,
     "share_split": build_share_split,
@@ -203,6 +221,9 @@ MODELS: dict[str, Callable[..., MultiTaskModel]] = {
     "aenet": build_aenet,
     "aenet_fl": build_aenet_fl,
     "aux": build_aux,
+    "mcn": build_mcn,
+    "mcn_no_ctrm": partial(build_mcn, co_attention=False),  # paper 002 ablation: no co-attention
+    "mcn_image": partial(build_mcn, text=False),  # image-only MCN: same backbone, layers and heads
 }
 
 

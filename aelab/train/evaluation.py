@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from aelab.models.inputs import call_model
 from aelab.tasks import Task
 from aelab.train.losses import task_loss
 from aelab.train.metrics import compute_metrics
@@ -44,7 +45,7 @@ def predict_split(model: nn.Module, loader: DataLoader, tasks: Sequence[Task], d
     targets: dict[str, list[torch.Tensor]] = {t.name: [] for t in tasks}
     masks: dict[str, list[torch.Tensor]] = {t.name: [] for t in tasks}
     for batch in loader:
-        outputs = model(batch["image"].to(device))
+        outputs = call_model(model, batch, device)
         for task in tasks:
             logits[task.name].append(outputs[task.name].float().cpu())
             targets[task.name].append(batch["targets"][task.name])

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from aelab.errors import AelabError
 from aelab.models import build_model
+from aelab.models.inputs import call_model, fit_model_options
 from aelab.tasks import get_task
 from aelab.train.balancing import build_balancer
 from aelab.train.config import TrainConfig
@@ -31,7 +32,7 @@ from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mea
                                      init_context)
 from aelab.train.evaluation import SplitResult, evaluate
 from aelab.train.gradients import probe_groups, task_gradient_norms
-from aelab.train.losses import task_loss
+from aelab.train.losses import model_task_losses
 from aelab.train.runs import (CsvLog, checkpoint_path, load_checkpoint, new_run_folder, save_checkpoint,
                               write_config, write_results)
 
@@ -97,6 +98,9 @@ class Trainer:
         seed_everything(config.seed)
         self.tasks = [get_task(t) for t in config.tasks]
         self.datasets = build_datasets(config)
+        if "train" in self.datasets:  # options learned from the training split (MCN: its vocabulary)
+            options = fit_model_options(config.arch, self.datasets["train"].samples, config.model_options)
+            config = self.config = config.replace(model_options=options)
         self.model = build_model(config.arch, config.backbone, tasks=config.tasks, weights=config.weights,
                                  **config.model_options).to(self.device)
         self.balancer = build_balancer(config.balancing, config.tasks, **config.balancing_options).to(self.device)
@@ -173,15 +177,11 @@ class Trainer:
 
     # ---- one step and one epoch ----------------------------------------------------------------------
     def _losses(self, batch: dict[str, Any], model: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
-        images = batch["image"].to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
-            logits = model(images)
-        losses = {}
-        for t in self.tasks:  # a task's loss may have several weighted terms (auxiliary heads: loss_terms)
-            target, mask = batch["targets"][t.name].to(self.device), batch["mask"][t.name].to(self.device)
-            losses[t.name] = sum(weight * task_loss(t, logits[key].float(), target, mask)
-                                 for key, weight in self.model.loss_terms(t.name))
-        return losses, logits
+            logits = call_model(model, batch, self.device)
+        targets = {t.name: batch["targets"][t.name].to(self.device) for t in self.tasks}
+        masks = {t.name: batch["mask"][t.name].to(self.device) for t in self.tasks}
+        return model_task_losses(self.model, self.tasks, logits, targets, masks), logits
 
     def _check_finite(self, losses: dict[str, torch.Tensor], epoch: int, batch_index: int) -> None:
         for task, loss in losses.items():

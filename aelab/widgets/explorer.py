@@ -51,7 +51,12 @@ class Explorer:
         grid = spatial_grid(self.model, picture, layer, atlas)
         found = neuron_groups(self.model, picture, layer, n_groups=groups)
         group_pictures = group_images(found.channels, atlas)
-        cam = grad_cam(self.model, picture[None], layer, task, target=target)[0]
+        try:
+            cam = grad_cam(self.model, picture[None], layer, task, target=target)[0]
+        except RuntimeError as error:  # the task's output does not depend on this layer (another task's branch)
+            if "not have been used in the graph" not in str(error):
+                raise
+            cam = None
         figure, axes = plt.subplots(1, 3 + groups, figsize=(3 * (3 + groups), 3.3))
         axes[0].imshow(to_hwc(atlas[channel]))
         axes[0].set_title(f"{layer} · channel {channel}", fontsize=9)
@@ -60,22 +65,28 @@ class Explorer:
         for g in range(groups):
             axes[2 + g].imshow(to_hwc(group_pictures[g]))
             axes[2 + g].set_title(f"neuron group {g + 1}/{groups}", fontsize=9)
-        axes[-1].imshow(overlay(to_hwc(self.data.pixels[image]), cam.numpy()))
-        axes[-1].set_title(f"Grad-CAM · {task} = {get_task(task).classes[target]}", fontsize=9)
+        if cam is None:
+            axes[-1].imshow(to_hwc(self.data.pixels[image]))
+            axes[-1].set_title(f"no Grad-CAM: {task} does not use {layer}", fontsize=9)
+        else:
+            axes[-1].imshow(overlay(to_hwc(self.data.pixels[image]), cam.numpy()))
+            axes[-1].set_title(f"Grad-CAM · {task} = {get_task(task).classes[target]}", fontsize=9)
         for ax in axes:
             ax.axis("off")
         figure.tight_layout()
         return figure
 
     def controls(self) -> dict[str, widgets.Widget]:
-        task = widgets.Dropdown(options=[t.name for t in self.tasks], description="task")
+        names = [t.name for t in self.tasks]
+        branch = self.layers[-1].partition(".")[0]  # start on the task whose branch holds the default layer
+        task = widgets.Dropdown(options=names, value=branch if branch in names else names[0], description="task")
         return {
             "layer": widgets.Dropdown(options=self.layers, value=self.layers[-1], description="layer"),
             "channel": widgets.IntSlider(0, 0, 1023, description="channel"),
             "image": widgets.IntSlider(0, 0, len(self.data.images) - 1, description="image"),
             "groups": widgets.IntSlider(2, 1, 6, description="groups"),
             "task": task,
-            "target": widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.tasks[0].classes)],
+            "target": widgets.Dropdown(options=[(n, i) for i, n in enumerate(get_task(task.value).classes)],
                                        description="class"),
         }
 
@@ -105,5 +116,8 @@ class Explorer:
         for control in controls.values():
             control.observe(redraw, names="value")
         redraw()
-        return widgets.VBox([widgets.HBox(list(controls.values())[:3]), widgets.HBox(list(controls.values())[3:]),
+        output.add_class("aelab-explorer-output")  # stable names for people's CSS and the browser tests
+        view = widgets.VBox([widgets.HBox(list(controls.values())[:3]), widgets.HBox(list(controls.values())[3:]),
                              output])
+        view.add_class("aelab-explorer")
+        return view

@@ -83,8 +83,10 @@ class SelectionPanel:
         header = widgets.HTML(f"<b>Neuron groups of {positive} vs {negative} images per layer</b> (left: "
                               f"{positive}, right: {negative}). Separability: cross-validated balanced accuracy "
                               f"of telling the two apart from the groups; shuffled: the same with random labels.")
-        return widgets.VBox([header, *rows, widgets.HBox([self.weight, self.train_button]), self.progress,
+        view = widgets.VBox([header, *rows, widgets.HBox([self.weight, self.train_button]), self.progress,
                              self.status, self.comparison])
+        view.add_class("aelab-selection")  # a stable name for people's CSS and the browser tests
+        return view
 
     # ---- training ------------------------------------------------------------------------------------
     @property
