@@ -1,4 +1,5 @@
-"""Notebooks: committed clean with one parameters cell, and runnable headless (the demo chain is in test_demo.py)."""
+"""Notebooks: committed clean with one parameters cell; the small commands. Every notebook runs headless with tiny
+parameters in the demo chain (test_demo.py); 04 and 06 also in their own tests."""
 
 import json
 from pathlib import Path
@@ -37,31 +38,3 @@ def test_cli_reports_aelab_errors_in_one_line(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "x"), "--layout", "nonsense", "--n", "2"]) == 2
     error = capsys.readouterr().err
     assert "unknown" in error and "nonsense" in error and "Traceback" not in error
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from aelab.train import TrainConfig, fit
-
-    return fit(TrainConfig(arch="afi", n_images=200, image_size=32, epochs=1, batch_size=32, progress=False,
-                           grad_ratio_every=0, output=str(tmp_path_factory.mktemp("runs")))).folder
-
-
-VISUALISATION_NOTEBOOKS = {
-    "02_activation_maximisation.ipynb": {"layers": ["emotion.stage3"], "channels": 2, "steps": 4, "image_size": 32,
-                                         "atlas_layer": "emotion.stage2"},
-    "03_spatial_and_neuron_groups.ipynb": {"layer": "emotion.stage3", "separability_layers": ["emotion.stage3"],
-                                           "n_images": 24, "groups": 2, "steps": 4, "image_size": 32},
-    "05_grad_cam.ipynb": {"layers": ["aesthetic.stage3"], "n_images": 12, "shown": 4},
-}
-
-
-@pytest.mark.parametrize("name", list(VISUALISATION_NOTEBOOKS))
-def test_visualisation_notebooks_run_headless(name, tiny_run, tmp_path):
-    executed = cli.run_notebook(cli.NOTEBOOKS / name, tmp_path,
-                                {**VISUALISATION_NOTEBOOKS[name], "run": str(tiny_run), "interactive": False})
-    results = json.loads((executed.parent / "results.json").read_text())
-    assert results["run"] == str(tiny_run)
-    assert results["figures"]
-    for figure in results["figures"]:
-        assert (executed.parent / figure).stat().st_size > 3000, figure
