@@ -1,4 +1,4 @@
-"""Notebook 04 headless: automatic choice with the ablation table, and an explicit list on the same base run."""
+"""Notebook 04 headless: the automatic choice with the ablation table, and an explicit list of layers."""
 
 import json
 
@@ -31,12 +31,13 @@ def test_automatic_choice_and_ablation(automatic):
         assert (folder / figure).stat().st_size > 3000, figure
 
 
-def test_explicit_layers_on_the_same_base_run(automatic, tmp_path):
-    results, _ = automatic
+def test_explicit_layers_without_inspection(tmp_path):
+    """A list of layers needs no look inside: no base network, no evidence, straight to cross-validation."""
     executed = cli.run_notebook(NOTEBOOK, tmp_path, {**TINY, "aux_layers": ["stage3", "shared.stage1"],
-                                                     "run": results["base_run"], "ablation": False})
+                                                     "inspect": False, "ablation": False})
     explicit = json.loads((executed.parent / "results.json").read_text())
-    assert explicit["base_run"] == results["base_run"]  # no new base network was trained
-    assert explicit["choice"]["chosen_by"] == "person"
+    assert explicit["base_run"] == "" and explicit["figures"] == []
+    assert explicit["choice"]["chosen_by"] == "person" and explicit["choice"]["scores"] == []
     assert explicit["choice"]["layers"] == ["shared.stage1", "shared.stage3"]
     assert explicit["cross_validation"]["chosen"]["label"] == "stage1 + stage3" and explicit["ablation"] == []
+    assert len(explicit["cross_validation"]["chosen"]["folds"]) == 2

@@ -6,10 +6,10 @@ from aelab.selection.ablation import AblationSetting, ablation_rows, ablation_se
 from aelab.selection.choice import LayerChoice, candidate_layers, choose_layers, short_name, top_layers
 from aelab.selection.crossval import FoldScores, cross_validate, fold_configs, layers_label, paired_difference
 from aelab.selection.evidence import LayerEvidence, SelectionEvidence, gather_evidence
-from aelab.selection.experiment import PAPER_AUX_LAYERS, sentiment_config
+from aelab.selection.experiment import PAPER_AUX_LAYERS, probe_layers, sentiment_config
 
 __all__ = [
     "PAPER_AUX_LAYERS", "AblationSetting", "FoldScores", "LayerChoice", "LayerEvidence", "SelectionEvidence", "ablation_rows",
     "ablation_settings", "candidate_layers", "choose_layers", "cross_validate", "fold_configs", "gather_evidence",
-    "layers_label", "paired_difference", "paper_accuracy", "run_ablation", "sentiment_config", "short_name", "top_layers",
+    "layers_label", "paired_difference", "paper_accuracy", "probe_layers", "run_ablation", "sentiment_config", "short_name", "top_layers",
 ]

@@ -24,3 +24,11 @@ def sentiment_config(output: str | Path, *, data: str = "synthae", root: str | N
                        backbone=backbone, weights=weights, model_options={"aux_layers": []}, n_images=n_images,
                        image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                        output=str(output), progress=progress, grad_ratio_every=0, **options)
+
+
+def probe_layers(config: TrainConfig) -> list[str]:
+    """The probe layers of the network ``config`` trains (built once, untrained), e.g. to resolve layer names
+    without a trained run."""
+    from aelab.models import build_model
+
+    return build_model(config.arch, config.backbone, config.tasks, **config.model_options).probe_layers()
