@@ -138,9 +138,23 @@ def test_data_backbone_and_weights_reach_only_the_notebooks_that_take_them():
     for stem, step in DEMO_STEPS.items():
         known = notebook_parameters(cli.NOTEBOOKS / step.notebook)
         parameters = step_parameters(step, options, known)
-        assert parameters["interactive"] is False and set(parameters) <= set(known)
+        assert parameters["interactive"] is step.widgets and set(parameters) <= set(known)
         for name in ("data", "root", "backbone", "weights", "seed"):
             assert (parameters.get(name) == options.passthrough[name]) == (name in known), (stem, name)
     assert step_parameters(DEMO_STEPS["05_grad_cam"], options, {"shown": 12})["shown"] == 2
     assert {"data", "root", "backbone", "weights"} <= set(notebook_parameters(cli.NOTEBOOKS /
                                                                              "01_train_multitask.ipynb"))
+
+
+def test_widget_state_of_the_explorer_is_kept_in_the_notebook_and_its_page(demo):
+    """03 runs with its widgets on: the executed notebook keeps the explorer's last state, and the report's page of
+    that notebook embeds it (nbconvert draws the widgets from it)."""
+    code, printed, folders = demo
+    widget_steps = [step for step in DEMO_STEPS.values() if step.widgets]
+    assert [step.stem for step in widget_steps] == ["03_spatial_and_neuron_groups"]
+    executed = next((folders[0] / widget_steps[0].stem).glob("*.ipynb"))
+    state = nbformat.read(executed, as_version=4).metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
+    descriptions = {model["state"].get("description") for model in state["state"].values()}
+    assert {"layer", "channel", "groups", "task", "class"} <= descriptions
+    pages = [p for p in folders[0].rglob("*.html") if widget_steps[0].stem in p.name]
+    assert pages and "application/vnd.jupyter.widget-state+json" in pages[0].read_text(encoding="utf-8")

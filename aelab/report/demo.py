@@ -55,8 +55,8 @@ def step_parameters(step: DemoStep, options: DemoOptions, known: Mapping[str, An
         parameters[step.size_parameter] = options.n
     parameters.update({k: v for k, v in options.passthrough.items() if v is not None and k in known})
     parameters.update(options.overrides.get(step.stem, {}))
-    if "interactive" in known:
-        parameters["interactive"] = False
+    if "interactive" in known:  # widgets only where the plan wants their state in the report
+        parameters["interactive"] = step.widgets
     return parameters
 
 

@@ -17,7 +17,9 @@ class DemoStep:
     folder trained by notebook 01. ``size_parameter`` is the parameter ``--n`` sets. ``table`` names a list of
     rows in the notebook's results.json shown as the front page's results table; ``key_figures`` the figures shown
     there (default: the first two of its results' ``figures``); ``summary`` the numbers of its results.json
-    listed there (dotted names or globs, as in a sweep grid's ``metrics``; default: the first dozen).
+    listed there (dotted names or globs, as in a sweep grid's ``metrics``; default: the first dozen). ``widgets``:
+    run it with ``interactive=True`` so its widgets are built, and their last state is saved in the executed
+    notebook (papermill stores it) and drawn in its report page; the other notebooks run with ``interactive=False``.
     """
 
     notebook: str
@@ -29,6 +31,7 @@ class DemoStep:
     table: str | None = None
     key_figures: tuple[str, ...] = ()
     summary: tuple[str, ...] = ()
+    widgets: bool = False
 
     @property
     def stem(self) -> str:
@@ -60,7 +63,7 @@ DEMO_STEPS: dict[str, DemoStep] = {step.stem: step for step in (
              quick={"layer": "emotion.stage2", "separability_layers": ["emotion.stage3"], "n_images": 24,
                     "groups": 2, "steps": 4, "image_size": 32},
              inputs=TRAINED_RUN, key_figures=("grid_blend_positive.png", "groups_positive.png"),
-             summary=("separability.*.score", "nmf_relative_error.*")),
+             summary=("separability.*.score", "nmf_relative_error.*"), widgets=True),  # the explorer
     DemoStep("04_auxiliary_classifier_selection.ipynb", "Choosing where to attach auxiliary classifiers",
              # trains its own sentiment network (the loop starts from a network fine-tuned for sentiment)
              parameters={"n_images": 400, "epochs": 3, "folds": 3, "n_inspect": 32, "atlas_steps": 32},

@@ -92,7 +92,8 @@ def execute_notebook(notebook: str | Path, folder: str | Path, parameters: dict[
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(folder / executed_name), parameters=parameters,
-                                   cwd=str(folder), progress_bar=False, kernel_name=kernel_name)
+                                   cwd=str(folder), progress_bar=False, kernel_name=kernel_name,
+                                   store_widget_state=True)  # widgets' last state -> metadata.widgets
         status.status = "ok"
     except Exception as error:  # every failure is recorded, none is lost
         status.status, status.error = "failed", _cell_error(error)

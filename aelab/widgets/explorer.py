@@ -12,6 +12,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from aelab.prediction import load_run_model
 from aelab.tasks import get_task
@@ -49,6 +50,8 @@ class Explorer:
         channel = min(channel, len(atlas) - 1)
         picture = self.data.images[image]
         grid = spatial_grid(self.model, picture, layer, atlas)
+        m, n = grid.activation_size
+        groups = max(1, min(groups, m * n))  # NMF cannot find more groups than the layer has positions
         found = neuron_groups(self.model, picture, layer, n_groups=groups)
         group_pictures = group_images(found.channels, atlas)
         try:
@@ -103,8 +106,9 @@ class Explorer:
             with output:
                 output.clear_output(wait=True)
                 values = {name: control.value for name, control in controls.items()}
-                self.figure(**values)
-                plt.show()
+                figure = self.figure(**values)
+                display(figure)  # this figure only: plt.show() would also draw any other open figure
+                plt.close(figure)
 
         def channels(change=None) -> None:
             controls["channel"].max = layer_channels(self.model, controls["layer"].value) - 1

@@ -61,7 +61,7 @@ class SelectionPanel:
         self.weight = widgets.FloatSlider(value=aux_weight, min=0.0, max=1.0, step=0.05, description="aux weight",
                                           readout_format=".2f")
         self.train_button = widgets.Button(description="train with these layers", button_style="primary",
-                                           icon="play")
+                                           icon="play", layout=widgets.Layout(width="auto"))
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="training")
         self.status = widgets.HTML("tick the layers whose groups differ most, then train")
         self.comparison = widgets.HTML("")
