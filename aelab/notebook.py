@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,26 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None,
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _html_cell(value: Any) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+    if value is None:
+        return "–"
+    return html.escape(str(value))
+
+
+def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, css_class: str = "") -> str:
+    """An HTML table of ``rows`` (dicts, values escaped, numbers rounded), columns in first-seen order unless given;
+    ``css_class`` names the table for style sheets and browser tests."""
+    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_html_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+    name = f" class='{html.escape(css_class)}'" if css_class else ""
+    return f"<table{name}><tr>{head}</tr>{body}</table>"
 
 
 def trained_run(run: str | Path | None, output_dir: str | Path = "runs", **train_options: Any) -> Path:

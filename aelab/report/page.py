@@ -4,11 +4,10 @@ linking them, with each notebook's key figures and results tables."""
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from aelab.notebook import html_table
 from aelab.report.demo import StepOutcome
 from aelab.sweep.flatten import flatten, select_metrics
 
@@ -32,24 +31,6 @@ def notebook_to_html(executed: Path) -> Path:
     target = executed.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "–"
-        return f"{value:.0f}" if value.is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
-    if value is None:
-        return "–"
-    return html.escape(str(value))
-
-
-def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """An HTML table of ``rows`` (dicts), columns in first-seen order unless given."""
-    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def key_figures(outcome: StepOutcome) -> list[str]:

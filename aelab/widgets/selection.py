@@ -18,7 +18,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from aelab.notebook import write_json_atomic
+from aelab.notebook import html_table, write_json_atomic
 from aelab.selection.choice import LayerChoice, short_name
 from aelab.selection.crossval import FoldScores, comparison_rows, cross_validate
 from aelab.selection.evidence import LayerEvidence, SelectionEvidence
@@ -35,15 +35,6 @@ def figure_png(figure: plt.Figure) -> bytes:
     figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
     return buffer.getvalue()
-
-
-def html_table(rows: list[dict]) -> str:
-    """A plain HTML table of ``rows`` (columns: the keys of the rows, in order of appearance)."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns) + "</tr>"
-                   for row in rows)
-    return f"<table class='aelab-comparison'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 class SelectionPanel:
@@ -120,7 +111,7 @@ class SelectionPanel:
             self.train_button.disabled = False
         self.progress.value, self.progress.bar_style = self.progress.max, "success"
         rows = comparison_rows(self._baseline, chosen)
-        self.comparison.value = html_table(rows)
+        self.comparison.value = html_table(rows, css_class="aelab-comparison")
         self.status.value = html.escape(f"done: {self.folds}-fold cross-validation, auxiliary weight "
                                         f"{choice.aux_weight:.2f}")
         self.results = {"choice": choice.to_dict(), "baseline": self._baseline.to_dict(),

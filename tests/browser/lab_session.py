@@ -163,3 +163,28 @@ def run_all_cells(page, lab: Lab, name: str, timeout_s: float) -> None:
     tracebacks = page.evaluate(f"(errors) => ({failed})(errors).map(e => e.textContent)", errors)
     text = tracebacks[0] if tracebacks else ""
     assert not tracebacks, f"{name} failed in the browser:\n{text[:2500]}\n…\n{text[-2500:]}"
+
+
+def open_and_run(page, lab: Lab, notebook: str, parameters: dict, widget_class: str, timeout_s: float):
+    """Write a copy of ``notebook`` with ``parameters``, run it in the lab and return the locator of the widget
+    carrying CSS class ``widget_class`` once it is visible."""
+    from playwright.sync_api import expect
+
+    write_notebook(notebook, lab.root, parameters)
+    run_all_cells(page, lab, notebook, timeout_s=timeout_s)
+    widget = page.locator(f".{widget_class}")
+    expect(widget).to_be_visible(timeout=timeout_s * 1000)
+    return widget
+
+
+def type_into_slider(page, widget, description: str, text: str, shown: str) -> None:
+    """Type ``text`` into the readout of ``widget``'s slider labelled ``description`` (as a person does: click,
+    select all, type, Enter) and wait until the readout shows ``shown``."""
+    from playwright.sync_api import expect
+
+    readout = widget.locator(".widget-slider", has_text=description).locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    expect(readout).to_have_text(shown)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from lab_session import run_all_cells, write_notebook
+from lab_session import open_and_run, type_into_slider
 
 NOTEBOOK = "03_spatial_and_neuron_groups.ipynb"
 TINY = {"layer": "emotion.stage3", "separability_layers": ["emotion.stage3"], "n_images": 8, "groups": 2,
@@ -14,10 +14,8 @@ WAIT_MS = 240_000
 
 
 def test_explorer_redraws_when_layer_and_channel_change(page, lab, trained, shots):
-    write_notebook(NOTEBOOK, lab.root, {**TINY, "run": trained["explorer"]})
-    run_all_cells(page, lab, NOTEBOOK, timeout_s=WAIT_MS / 1000)
-    explorer = page.locator(".aelab-explorer")
-    expect(explorer).to_be_visible(timeout=WAIT_MS)
+    explorer = open_and_run(page, lab, NOTEBOOK, {**TINY, "run": trained["explorer"]}, "aelab-explorer",
+                            WAIT_MS / 1000)
     for label in ("layer", "channel", "image", "groups", "task", "class"):
         expect(explorer.locator("label", has_text=label).first).to_be_visible()
     picture = explorer.locator(".aelab-explorer-output img")
@@ -36,12 +34,7 @@ def test_explorer_redraws_when_layer_and_channel_change(page, lab, trained, shot
     shots.take(page, "explorer_layer_changed", explorer)
     after_layer = picture.get_attribute("src")
 
-    readout = explorer.locator(".widget-slider", has_text="channel").locator(".widget-readout")
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("3")
-    page.keyboard.press("Enter")
-    expect(readout).to_have_text("3")
+    type_into_slider(page, explorer, "channel", "3", "3")
     expect(picture).not_to_have_attribute("src", after_layer, timeout=WAIT_MS)
     expect(picture).to_have_count(1, timeout=WAIT_MS)
     expect(layer).to_have_value(options[0])

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from lab_session import run_all_cells, write_notebook
+from lab_session import open_and_run, type_into_slider
 
 NOTEBOOK = "04_auxiliary_classifier_selection.ipynb"
 TINY = {"n_images": 96, "image_size": 32, "epochs": 1, "folds": 2, "n_inspect": 20, "atlas_steps": 2,
@@ -16,10 +16,8 @@ WAIT_MS = 240_000
 
 
 def test_panel_ticks_trains_and_compares(page, lab, trained, shots):
-    write_notebook(NOTEBOOK, lab.root, {**TINY, "run": trained["selection"]})
-    run_all_cells(page, lab, NOTEBOOK, timeout_s=WAIT_MS / 1000)
-    panel = page.locator(".aelab-selection")
-    expect(panel).to_be_visible(timeout=WAIT_MS)
+    panel = open_and_run(page, lab, NOTEBOOK, {**TINY, "run": trained["selection"]}, "aelab-selection",
+                         WAIT_MS / 1000)
     expect(panel.locator("img")).to_have_count(4)  # a row of neuron-group pictures per candidate layer
     panel.scroll_into_view_if_needed()
     shots.take(page, "panel_rendered", panel)
@@ -28,12 +26,7 @@ def test_panel_ticks_trains_and_compares(page, lab, trained, shots):
         box = panel.get_by_role("checkbox", name=layer, exact=True)
         box.check()
         expect(box).to_be_checked()
-    readout = panel.locator(".widget-slider", has_text="aux weight").locator(".widget-readout")
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("0.3")
-    page.keyboard.press("Enter")
-    expect(readout).to_have_text("0.30")
+    type_into_slider(page, panel, "aux weight", "0.3", "0.30")
     shots.take(page, "panel_ticked", panel)
 
     panel.get_by_role("button", name="train with these layers").click()
