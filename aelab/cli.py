@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import importlib.util
+import secrets
 import subprocess
 import sys
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
-from aelab.errors import AelabError
+from aelab.errors import AelabError, ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -111,17 +116,53 @@ def _show_collected(collected) -> int:
     print("\n".join(f"[sweep] {name}: {path.resolve()}" for name, path in written.items()))
     return 1 if collected.failures else 0
 
+def _read_config_file(path: str) -> dict[str, Any]:
+    """The mapping of training parameters in the YAML file ``path`` (an empty file: none); one-line errors."""
+    import yaml
+
+    try:
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise AelabError(f"--config {path}: cannot read it ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise AelabError(f"--config {path}: not a text file; expected a YAML file of training parameters") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "it cannot be parsed"
+        raise AelabError(f"--config {path}{where}: not valid YAML ({problem})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise AelabError(f"--config {path}: holds a YAML {type(values).__name__}; expected a mapping of training "
+                         "parameters, one 'name: value' per line (e.g. 'epochs: 10')")
+    return values
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def _as_given(error: ConfigError, sources: dict[str, str]) -> ConfigError:
+    """``error`` with its parameter named as the user gave it (``sources``: parameter → flag, or file: key)."""
+    where = sources.get(error.parameter)
+    return error if where is None else ConfigError(where, error.given, error.expected)
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train as the flags (and an optional YAML file of parameters) say; print the run folder and test metrics."""
-    import yaml
-
     from aelab.train.config import TrainConfig
     from aelab.train.trainer import fit
 
-    values = yaml.safe_load(Path(args.config).read_text()) if args.config else {}
-    values.update({name: getattr(args, name) for name in _config_fields() if getattr(args, name) is not None})
-    run = fit(TrainConfig.from_dict(values), resume=args.resume)
+    from_file = _read_config_file(args.config) if args.config else {}
+    flags = {name: getattr(args, name) for name in _config_fields() if getattr(args, name) is not None}
+    sources = {name: _flag(name) for name in _config_fields()}
+    sources.update({name: f"{args.config}: {name}" for name in [*from_file, "training parameter"] if name not in flags})
+    try:
+        config = TrainConfig.from_dict({**from_file, **flags})
+    except ConfigError as error:
+        raise _as_given(error, sources) from None
+    run = fit(config, resume=args.resume)
     if run.results:
         print(f"run folder: {run.folder.resolve()}")
         for task, metrics in run.results.get("test", {}).get("metrics", {}).items():
@@ -130,26 +171,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_sort(run: str, task: str | None) -> None:
+    """``--sort`` names a task the run predicts (checked before predicting)."""
+    from aelab.train.runs import read_config
+
+    if task is None:
+        return
+    names = [t if isinstance(t, str) else t.get("name") for t in read_config(run).get("tasks", [])]
+    if task not in names:
+        raise ConfigError("--sort", task, f"one of the run's tasks: {', '.join(map(str, names))}")
+
+
+PREDICT_FLAGS = {"batch_size": "--batch-size", "checkpoint": "--checkpoint", "device": "--device", "paths": "PATHS"}
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict every task for image files or folders with a trained run; CSV or JSON table."""
-    from aelab.prediction import predict
+    from aelab.prediction import check_output_path, predict
 
-    result = predict(args.run, args.paths, batch_size=args.batch_size, device=args.device,
-                     checkpoint=args.checkpoint, progress=not args.quiet)
+    output = check_output_path(args.output, "--output") if args.output else None
+    _check_sort(args.run, args.sort)
+    try:
+        result = predict(args.run, args.paths, batch_size=args.batch_size, device=args.device,
+                         checkpoint=args.checkpoint, progress=not args.quiet)
+    except ConfigError as error:
+        raise _as_given(error, PREDICT_FLAGS) from None
     if args.sort:
         result = result.sorted_by(args.sort)
-    if args.format == "json" and args.output:
-        Path(args.output).write_text(result.to_json())
+    if output is not None:
+        result.save(output, args.format)
     elif args.format == "json":
         print(result.to_json())
-    elif args.output:
-        result.to_csv(args.output)
     else:
         result.write_csv(sys.stdout)
     for error in result.errors:
         print(f"unreadable: {error['path']} ({error['error']})", file=sys.stderr)
-    if args.output:
-        print(f"{len(result.rows)} predictions written to {Path(args.output).resolve()}", file=sys.stderr)
+    if output is not None:
+        print(f"{len(result.rows)} predictions written to {output.resolve()}", file=sys.stderr)
     return 0
 
 
@@ -159,24 +217,49 @@ def _config_fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; dict and list fields take YAML (e.g. --model-options '{reduction: 8}')."""
+def _yaml_value(text: str) -> Any:
+    """A flag value read as YAML (argparse reports a value that is not YAML)."""
     import yaml
 
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"not valid YAML: {text!r}") from None
+
+
+def _flag_type(annotation: Any) -> Any:
+    """The argparse type of a TrainConfig field: int/float/str as annotated (``X | None``: X); bool, dict,
+    list and tuple fields are handled by the caller."""
+    if isinstance(annotation, types.UnionType):
+        annotation = next(k for k in typing.get_args(annotation) if k is not type(None))
+    return annotation if annotation in (int, float, str) else None
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; dict and list fields take YAML (e.g. --model-options '{reduction: 8}')."""
+    from aelab.train.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
     for name, spec in _config_fields().items():
         default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-        kind = type(default)
-        if kind is bool:
-            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
-                                action=argparse.BooleanOptionalAction, help=f"(default {default})")
-        elif kind in (int, float):
-            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+        kind = _flag_type(hints[name])
+        if isinstance(default, bool):
+            parser.add_argument(_flag(name), dest=name, default=None, action=argparse.BooleanOptionalAction,
                                 help=f"(default {default})")
-        elif kind in (dict, list, tuple):
-            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=yaml.safe_load, default=None,
-                                help=f"YAML (default {default})")
+        elif kind is None:
+            parser.add_argument(_flag(name), dest=name, type=_yaml_value, default=None, help=f"YAML (default {default})")
         else:
-            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, help=f"(default {default})")
+            parser.add_argument(_flag(name), dest=name, type=kind, default=None, help=f"(default {default})")
+
+
+def _at_least(args: argparse.Namespace, minimum: int, *names: str) -> None:
+    """Each integer flag ``names`` is at least ``minimum``."""
+    for name in names:
+        if getattr(args, name) < minimum:
+            raise ConfigError(_flag(name), getattr(args, name), f"an integer >= {minimum}")
+
+
+SYNTHAE_MIN_SIZE = 16  # smallest image side SynthAE draws
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -184,28 +267,53 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from aelab.data.synthetic import SynthAE
     from aelab.viz.plots import sample_grid
 
-    data = SynthAE(args.count, size=args.size, seed=args.seed)
+    _at_least(args, 1, "count")
+    _at_least(args, SYNTHAE_MIN_SIZE, "size")
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    sample_grid([data[i] for i in range(len(data))]).savefig(output, dpi=100, bbox_inches="tight")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        data = SynthAE(args.count, size=args.size, seed=args.seed)
+        sample_grid([data[i] for i in range(len(data))]).savefig(output, dpi=100, bbox_inches="tight")
+    except OSError as error:
+        raise AelabError(f"--output {output}: cannot write it ({error.strerror or error})") from None
     print(f"SynthAE preview written to {output.resolve()}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a SynthAE set to disk in a published layout."""
+    from aelab.data.formats import WRITERS
     from aelab.data.synthetic import SynthAE
+    from aelab.train.config_checks import choices
 
-    root = SynthAE(args.n, size=args.size, seed=args.seed).export(args.root, args.layout)
+    if args.layout not in WRITERS:
+        raise ConfigError("--layout", args.layout, choices(args.layout, WRITERS))
+    _at_least(args, 1, "n")
+    _at_least(args, SYNTHAE_MIN_SIZE, "size")
+    if Path(args.root).exists() and not Path(args.root).is_dir():
+        raise ConfigError("ROOT", args.root, "a folder to write the data set into, not a file")
+    try:
+        root = SynthAE(args.n, size=args.size, seed=args.seed).export(args.root, args.layout)
+    except OSError as error:
+        raise AelabError(f"{args.root}: cannot write the data set there ({error.strerror or error})") from None
     print(f"SynthAE ({args.n} images) written in the {args.layout!r} layout to {Path(root).resolve()}")
     return 0
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    """Open JupyterLab on the notebooks, listening on loopback with a token."""
+    """Open JupyterLab on the notebooks, listening on loopback with a token; extra arguments go to JupyterLab."""
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise AelabError("JupyterLab is not installed in this Python; install it with: pip install jupyterlab")
+    extra = list(args.jupyter_args)
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={NOTEBOOKS}", "--ip=127.0.0.1",
-               f"--port={args.port}"]
-    return subprocess.call(command)
+               f"--port={args.port}", "--ServerApp.port_retries=0"]
+    url = f"http://127.0.0.1:{args.port}/lab"
+    if not any("token" in item.lower() for item in extra):
+        token = secrets.token_hex(24)
+        command.append(f"--IdentityProvider.token={token}")
+        url += f"?token={token}"
+    print(f"[lab] JupyterLab on {url}", flush=True)
+    return subprocess.call(command + extra)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -265,20 +373,33 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--size", type=int, default=64)
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(handler=cmd_export)
-    lab = commands.add_parser("lab", help="open JupyterLab on notebooks/ (loopback, token)")
+    lab = commands.add_parser("lab", help="open JupyterLab on notebooks/ (loopback, token); arguments after "
+                                          "'--' go to JupyterLab, e.g. aelab lab -- --allow-root",
+                              description="Open JupyterLab on notebooks/ (loopback, token). Arguments after "
+                                          "'--' go to JupyterLab.",
+                              usage="aelab lab [-h] [--port PORT] [-- JUPYTERLAB ARGUMENTS ...]")
     lab.add_argument("--port", type=int, default=8888)
-    lab.set_defaults(handler=cmd_lab)
+    lab.set_defaults(handler=cmd_lab, jupyter_args=[])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``aelab`` console script; errors of aelab print as one line, not a stack trace."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``aelab`` console script. A user error (an :class:`~aelab.errors.AelabError`, a bad
+    parameter value included) prints one line ``aelab <command>: error: …`` and returns 2; Ctrl-C prints one
+    line and returns 130; argparse reports bad flags itself. Other exceptions are bugs and keep their traceback."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra[1:] if extra[:1] == ["--"] else extra
     try:
         return args.handler(args)
     except AelabError as error:
         print(f"aelab {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"aelab {args.command}: interrupted; run again to continue", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

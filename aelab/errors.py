@@ -45,3 +45,12 @@ class UnknownNameError(AelabError, ValueError):
 
 class WeightsUnavailableError(AelabError, RuntimeError):
     """Pretrained weights were asked for but could not be loaded (offline, missing file)."""
+
+
+class ConfigError(AelabError, ValueError):
+    """A parameter (of training, a sweep grid, a notebook or a command) has a value of the wrong name, type or
+    range; the message names the parameter, what was given and what is expected."""
+
+    def __init__(self, parameter: str, given: object, expected: str):
+        self.parameter, self.given, self.expected = parameter, given, expected
+        super().__init__(f"{parameter}: got {given!r}, expected {expected}")

@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types for numpy scalars/arrays, tensors, paths and NaN (written as null)."""
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json_atomic(data: Any, path: str | Path) -> Path:
-    """Write ``data`` as JSON to a temporary file beside ``path`` and rename it, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(_jsonable(data), stream, indent=2, sort_keys=True)
-    os.replace(temporary, path)
-    return path
+from aelab.io import jsonable as _jsonable  # noqa: F401  (the names notebooks and older code import from here)
+from aelab.io import write_json_atomic
 
 
 def save_results(results: dict[str, Any], output_dir: str | Path = ".") -> Path:

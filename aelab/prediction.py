@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,14 +19,14 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from aelab.data.transforms import eval_transform
-from aelab.errors import AelabError
-from aelab.models import build_model
+from aelab.data.images import open_rgb
+from aelab.errors import AelabError, ConfigError
+from aelab.io import write_atomic, write_text_atomic
+from aelab.load import load_run
 from aelab.models.inputs import call_model
 from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
-from aelab.train.distributed import pick_device
-from aelab.train.runs import checkpoint_path, load_checkpoint, read_config
+from aelab.train.config_checks import check_device, integer
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -52,13 +53,59 @@ class Predictions:
         writer.writerows(self.rows)
 
     def to_csv(self, path: str | Path) -> Path:
-        path = Path(path)
-        with path.open("w", newline="") as stream:
-            self.write_csv(stream)
-        return path
+        """Write the table as CSV to ``path`` atomically (an existing file is replaced only once all is written)."""
+        return write_atomic(path, self.write_csv)
 
     def to_json(self) -> str:
         return json.dumps({"predictions": self.rows, "unreadable": self.errors}, indent=2)
+
+    def save(self, path: str | Path, kind: str = "csv") -> Path:
+        """Write the table to ``path`` atomically as ``kind`` (a key of :data:`TABLE_FORMATS`: csv or json)."""
+        if kind not in TABLE_FORMATS:
+            raise ConfigError("format", kind, f"one of: {', '.join(TABLE_FORMATS)}")
+        return TABLE_FORMATS[kind](self, path)
+
+
+TABLE_FORMATS: dict[str, Callable[[Predictions, str | Path], Path]] = {
+    "csv": Predictions.to_csv,
+    "json": lambda table, path: write_text_atomic(table.to_json(), path),
+}
+"""Output format name → writer ``(table, path) -> path``."""
+
+CHECKPOINTS = ("best", "last")
+
+
+def check_output_path(path: str | Path, parameter: str = "output") -> Path:
+    """``path`` as a Path after checking a table can be written there (its folder exists and is writable, it is
+    not a folder itself), so that nothing is computed for an output that cannot be saved."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(parameter, str(path), "a file path, not a folder")
+    if not folder.is_dir():
+        raise ConfigError(parameter, str(path), f"a file in an existing folder ({folder} does not exist)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(parameter, str(path), f"a file in a folder you can write ({folder} is not writable)")
+    return path
+
+
+def _check_arguments(paths: Sequence[str | Path], batch_size: int, device: str, checkpoint: str) -> list[Path]:
+    """Check :func:`predict`'s arguments before the model is loaded; the image files to predict."""
+    integer(1)("batch_size", batch_size)
+    check_device("device", device)
+    if checkpoint not in CHECKPOINTS:
+        raise ConfigError("checkpoint", checkpoint, f"one of: {', '.join(CHECKPOINTS)}")
+    if not paths:
+        raise ConfigError("paths", [], "at least one image file or folder")
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ConfigError("paths", str(path), "an existing image file or folder")
+    files = image_files(paths)
+    if not files:
+        shown = ", ".join(map(str, paths))
+        raise AelabError(f"no image files in {shown}; expected files ending in "
+                         f"{', '.join(sorted(IMAGE_SUFFIXES))}")
+    return files
 
 
 def image_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -94,16 +141,10 @@ def _row(tasks: Sequence[Task], outputs: dict[str, torch.Tensor], index: int) ->
 
 
 def load_run_model(run: str | Path, checkpoint: str = "best", device: str = "auto") -> tuple[torch.nn.Module, dict]:
-    """The model of a run folder with the weights of ``checkpoint`` (best or last), in eval mode, and its config."""
-    config = read_config(run)
-    path = checkpoint_path(run, checkpoint)
-    if not path.exists() and checkpoint == "best":
-        path = checkpoint_path(run, "last")
-    target = pick_device(device)
-    model = build_model(config["arch"], config["backbone"], tasks=config["tasks"], weights=None,
-                        **config.get("model_options", {}))
-    model.load_state_dict(load_checkpoint(path, target)["model"])
-    return model.to(target).eval(), config
+    """The model of a run folder with the weights of ``checkpoint`` (best, else last), in eval mode and carrying
+    the run's input normalisation, and its config (:func:`aelab.load.load_run` as a pair)."""
+    loaded = load_run(run, checkpoint, device)
+    return loaded.model, loaded.config
 
 
 @torch.no_grad()
@@ -115,18 +156,16 @@ def predict(run: str | Path, paths: Iterable[str | Path] | str | Path, batch_siz
     ``comments`` (image–text runs): each image's comments by file path or file name; an image without an entry
     is predicted as an image without comments."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    model, config = load_run_model(run, checkpoint, device)
-    target = next(model.parameters()).device
-    transform = eval_transform(config["image_size"], normalization=config.get("normalization", "imagenet"))
+    files = _check_arguments(paths, batch_size, device, checkpoint)
+    loaded = load_run(run, checkpoint, device)
+    model, config, target, transform = loaded.model, loaded.config, loaded.device, loaded.eval_transform()
     tasks = [get_task(t) for t in config["tasks"]]
-    files = image_files(paths)
     result = Predictions()
     for start in tqdm(range(0, len(files), batch_size), desc="predicting", disable=not progress):
         batch, kept = [], []
         for path in files[start:start + batch_size]:
             try:
-                with Image.open(path) as image:
-                    batch.append(transform(image.convert("RGB")))
+                batch.append(transform(open_rgb(path)))
                 kept.append(path)
             except (OSError, UnidentifiedImageError, ValueError) as error:
                 result.errors.append({"path": str(path), "error": f"{type(error).__name__}: {error}"})

@@ -107,6 +107,26 @@ def test_combined_prediction_for_each_task_kind():
                           atol=1e-6)  # weight 0: the main head alone
 
 
+@pytest.mark.parametrize("weight", [0.1, 1.0, 3.0])
+def test_decisions_match_the_paper_two_way_softmax_and_unnormalised_sum(weight):
+    """Paper 004 writes FC(→2) + softmax per head and sums the probabilities with weight w, unnormalised; the
+    package's one logit z = (u₁ − u₀)·x + c₁ − c₀ per head and sum divided by 1 + w·n must decide alike."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 6, generator=g)
+    layers = [(torch.randn(2, 6, generator=g), torch.randn(2, generator=g)) for _ in range(4)]  # main + 3 aux
+    softmaxes = [(x @ u.T + c).softmax(-1) for u, c in layers]
+    paper = softmaxes[0] + weight * sum(softmaxes[1:])
+    logits = [x @ (u[1] - u[0]) + c[1] - c[0] for u, c in layers]
+    torch.testing.assert_close(torch.sigmoid(logits[0]), softmaxes[0][:, 1])  # one logit = two-way softmax
+    ours = combine_predictions(get_task("sentiment"), logits[0], logits[1:], weight)
+    assert 0 < int((paper.argmax(-1) == 1).sum()) < 400  # both decisions occur
+    assert torch.equal(ours > 0, paper.argmax(-1) == 1)
+    torch.testing.assert_close(torch.sigmoid(ours), paper[:, 1] / (1 + 3 * weight), atol=2e-6, rtol=1e-5)
+    main, aux = torch.randn(400, 8, generator=g), [torch.randn(400, 8, generator=g) for _ in range(3)]
+    paper = main.softmax(-1) + weight * sum(a.softmax(-1) for a in aux)
+    assert torch.equal(combine_predictions(get_task("emotion"), main, aux, weight).argmax(-1), paper.argmax(-1))
+
+
 def test_training_loss_is_main_plus_weight_times_each_head():
     torch.manual_seed(0)
     model = build_model("aux", "tiny", ["sentiment", "emotion"], aux_layers=["stage2", "stage3"],

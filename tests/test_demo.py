@@ -1,5 +1,6 @@
-"""aelab demo: the notebooks run in a chain (01's run feeds 02, 03, 05), one HTML report whose links resolve,
-a failing notebook stops the demo with its cell and error, and the plan is checked before anything runs."""
+"""aelab demo: the notebooks run in a chain (02, 03, 05 inspect the shipped reference run), one HTML report whose
+links resolve, a failing notebook stops the demo with its cell and error, and the plan is checked before anything
+runs."""
 
 import json
 from html.parser import HTMLParser
@@ -9,6 +10,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 
+import aelab
 from aelab import cli
 from aelab.report import DEMO_STEPS, DemoFailed, DemoOptions, DemoStep, run_demo
 from aelab.report.demo import step_parameters
@@ -61,8 +63,8 @@ def test_demo_runs_every_notebook_in_a_chain(demo):
     training = json.loads((folder / "01_train_multitask" / "results.json").read_text())
     assert {row["arch"] for row in training["comparison"]} == {"afi", "share_split"}
     assert (Path(training["run"]) / "checkpoints" / "best.pt").exists()
-    for stem in VISUALISATION:  # each visualisation notebook inspected the run 01 trained, not one of its own
-        assert json.loads((folder / stem / "results.json").read_text())["run"] == training["run"]
+    for stem in VISUALISATION:  # each visualisation notebook inspected the shipped reference run, not one of its own
+        assert json.loads((folder / stem / "results.json").read_text())["run"] == str(aelab.reference_run())
         assert not list((folder / stem).glob("*/*/config.yaml"))
 
 

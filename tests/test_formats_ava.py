@@ -86,7 +86,7 @@ def test_comments(ava_root):
         ("AVA.txt", "1 953619 0 1 5 17 38 36 15 6 5 1 1 22\n", r"AVA\.txt, line 1: expected 15 fields \(index, image id, 10 vote counts, 2 tags, challenge\), found 14"),
         ("AVA.txt", "1 953619 0 1 5 17 38 36 15 6 5 1 1 x 1396\n", r"line 1: every AVA\.txt field must be an integer, found 'x'"),
         ("AVA.txt", "1 953619 0 1 5 0 0 0 0 0 0 0 0 0 1\n2 953958 0 0 0 0 0 0 0 0 0 0 0 0 1\n", r"AVA\.txt, line 2: image 953958 has no votes"),
-        ("AVA.txt", "1 953619 0 1 5 0 0 0 0 0 0 0 0 0 1\n2 953619 0 1 5 0 0 0 0 0 0 0 0 0 1\n", r"line 2: image 953619 is listed twice"),
+        ("AVA.txt", "1 953619 0 1 5 0 0 0 0 0 0 0 0 0 1\n2 953619 0 2 5 0 0 0 0 0 0 0 0 0 1\n", r"line 2: image 953619 is listed twice with different votes.*: 0 2 5 .* here, 0 1 5 .* on line 1"),
         ("style_image_lists/train.lab", "2\n", r"train\.lab: has 1 label lines but .*train\.jpgl lists 2 images"),
         ("style_image_lists/test.multilab", "1 0 0 0\n", r"test\.multilab, line 1: expected 14 fields \(14 binary style flags\), found 4"),
         ("style_image_lists/test.multilab", "1 0 0 0 0 0 0 0 0 1 0 0 0 2\n", r"line 1: style flag out of range: expected 0\.\.1, found 2"),

@@ -36,7 +36,7 @@ def test_missing_root_label_file_and_unknown_subset(tw_root, tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("a.jpg 1\nb.jpg 0 extra\n", r"twitter_five_agrees\.txt, line 2: expected 2 fields \(<image_filename> <label>\), found 3"),
+        ("a.jpg 1\nb.jpg 0 extra\n", r"twitter_five_agrees\.txt, line 2: sentiment label must be an integer, found 'extra'"),
         ("a.jpg\n", r"line 1: expected 2 fields .*found 1"),
         ("a.jpg pos\n", r"line 1: sentiment label must be an integer, found 'pos'"),
         ("a.jpg 1\nb.jpg 2\n", r"line 2: sentiment label out of range: expected 0\.\.1, found 2"),

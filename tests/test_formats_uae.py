@@ -91,7 +91,7 @@ def test_missing_root_split_lists_and_unknown_split(uae_root, tmp_path):
         ("train_aes_list.txt", "0 high\n", r"line 1: aesthetic label must be an integer, found 'high'"),
         ("train_aes_list.txt", "0 2\n", r"line 1: aesthetic label out of range: expected 0\.\.1, found 2"),
         ("train_emo_list.txt", "0 3\n1 8\n", r"train_emo_list\.txt, line 2: emotion label out of range: expected 0\.\.7, found 8"),
-        ("test_aes_list.txt", "0 1\n", r"test_aes_list\.txt, line 1: image 0 already has split = 'train'; this line says 'test'"),
+        ("test_aes_list.txt", "0 1\n", r"test_aes_list\.txt, line 1: image 0 already has split = 'train' from .*train_aes_list\.txt, line 1; this line says 'test'"),
     ],
 )
 def test_bad_label_lines(uae_root, name, text, message):

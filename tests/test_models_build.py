@@ -8,9 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelab.errors import UnknownNameError
+from aelab.errors import ConfigError, UnknownNameError
 from aelab.models import MODELS, build_model
+from aelab.models.backbones import build_backbone
+from aelab.models.connectors import resolve_boundaries
 from aelab.tasks import Task
+from aelab.train.gradients import probe_groups, task_gradient_norms
 
 ARCHS = [arch for arch in MODELS if not arch.startswith(("aux", "mcn"))]  # own tests: test_aux_classifiers, test_mcn
 TWO_BRANCH = ["cross_stitch", "cross_branch", "nddr", "afi"]
@@ -153,11 +156,14 @@ def test_parameter_groups_and_shared_parameters(arch):
         assert not shared and not connector_ids
     elif arch == "share_split":
         assert shared == {id(p) for p in model.trunk.stages[-1].parameters()} and not connector_ids
-    elif arch in TWO_BRANCH:
-        assert shared == connector_ids and len(model.connector_modules()) == 4  # after stages 1..4 of 5
+    elif arch in TWO_BRANCH:  # tiny has no stem: every stage is a block; the patent's layers go between blocks
+        blocks = len(model.branches["aesthetic"].stages)
+        assert shared == connector_ids
+        assert len(model.connector_modules()) == (blocks - 1 if arch == "cross_branch" else blocks)
     else:
         assert shared == {id(p) for p in model.streams["shared"].stages[-1].parameters()}
-        assert len(connector_ids) == (20 if arch == "aenet" else 0)  # 4 scalars after each of the 5 stages
+        blocks = len(model.streams["shared"].stages)
+        assert len(connector_ids) == (4 * blocks if arch == "aenet" else 0)  # 4 scalars after each block
     torch.optim.SGD(groups, lr=0.01).step()  # the groups are accepted as they are
 
 
@@ -176,14 +182,15 @@ def test_build_options_rebuild_the_model(arch):
 def test_options_change_the_model_and_are_recorded():
     m = build_model("afi", tasks=["aesthetic", "emotion"], stages="deep", reduction=8, pooling="max",
                     backbone_options={"widths": [8, 12, 16, 24, 32]})
-    assert [c.channels for c in m.connector_modules()] == [16, 24]  # after stages 3 and 4
-    assert [c.pooling for c in m.connector_modules()] == ["max", "max"]
+    assert [c.channels for c in m.connector_modules()] == [16, 24, 32]  # the second half of the 5 blocks
+    assert [c.pooling for c in m.connector_modules()] == ["max"] * 3
     assert m.build_options["stages"] == "deep" and m.build_options["backbone_options"]["widths"] == [8, 12, 16, 24, 32]
     assert len(build_model("cross_stitch", stages=[1, "stage3"]).connector_modules()) == 2
     assert len(build_model("nddr", stages="shallow").connector_modules()) == 2
     assert build_model("cross_stitch", per_channel=False).connector_modules()[0].alpha.shape == (2, 2)
-    with pytest.raises(ValueError, match="stage indices"):
-        build_model("afi", stages=[5])
+    for bad in ([6], [0], ["layer9"], [True], 2.5):
+        with pytest.raises(ConfigError, match=r"^stages: got .*stage indices 1\.\.5"):
+            build_model("afi", stages=bad)
 
 
 def test_any_number_of_tasks_for_single_and_share_split():
@@ -224,3 +231,82 @@ def test_vgg_fc_heads_read_fc7():
     seen = []
     head.features.fc7.register_forward_hook(lambda m, i, o: seen.append(o.shape))
     assert model(images())["aesthetic"].shape == (2,) and seen == [(2, 4096)]
+
+
+# ---- connector placement (paper 000 §4.1: AFI after every ResNet block; paper 003: fusion at the end of each block)
+
+
+def connector_stages(model) -> list[str]:
+    """The stage each connector / fusion follows, by name."""
+    net = model.streams["shared"] if model.arch.startswith("aenet") else model.branches[model.task_names[0]]
+    keys = model.fusions if model.arch.startswith("aenet") else model.connectors
+    return [net.stage_names[int(key.removeprefix("connector")) - 1] for key in keys]
+
+
+@pytest.fixture(scope="module")
+def resnet_afi():
+    torch.manual_seed(0)
+    return build_model("afi", "resnet50").eval()  # weights=None: nothing downloaded
+
+
+def test_afi_on_resnet50_connects_after_every_block(resnet_afi):
+    assert connector_stages(resnet_afi) == ["layer1", "layer2", "layer3", "layer4"]
+    assert [c.channels for c in resnet_afi.connector_modules()] == [256, 512, 1024, 2048]
+    assert resnet_afi.probe_layers()[-2:] == ["aesthetic.connector5", "emotion.connector5"]
+    assert connector_stages(build_model("afi", "resnet50", stages="shallow")) == ["layer1", "layer2"]
+    assert connector_stages(build_model("afi", "resnet50", stages="deep")) == ["layer3", "layer4"]
+
+
+@pytest.mark.parametrize("arch, backbone, expected", [
+    ("nddr", "googlenet", ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]),
+    ("cross_branch", "tiny", ["stage1", "stage2", "stage3", "stage4"]),  # the patent: n groups, n − 1 layers
+    ("aenet", "googlenet", ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]),
+])
+def test_default_placement_follows_each_backbone_blocks(arch, backbone, expected):
+    assert connector_stages(model_for(arch, backbone)) == expected
+
+
+def test_vgg16_placement_every_conv_group_and_the_patent_between_them():
+    vgg = build_backbone("vgg16", keep_classifier=False)
+    assert resolve_boundaries("all", vgg) == [1, 2, 3, 4, 5]  # after conv1..conv5
+    assert resolve_boundaries("all", vgg, "between_blocks") == [1, 2, 3, 4]  # cross-branch: conv1..conv4
+    assert resolve_boundaries("deep", vgg, "between_blocks") == [3, 4]
+
+
+def test_the_stem_and_the_last_stage_on_request():
+    by_name = build_model("afi", "resnet50", stages=["stem", "layer4"])
+    assert connector_stages(by_name) == ["stem", "layer4"]
+    assert [c.channels for c in by_name.connector_modules()] == [64, 2048]
+    assert connector_stages(build_model("cross_stitch", "resnet50", stages=[1, 5])) == ["stem", "layer4"]
+    assert connector_stages(build_model("cross_branch", "tiny", stages="stage5")) == ["stage5"]
+    assert connector_stages(build_model("aenet", "tiny", stages=["stage2"])) == ["stage2"]
+
+
+def test_a_connector_after_the_last_stage_feeds_the_heads(resnet_afi):
+    """The heads read the last connector's output (not the branch's own layer4), forward_until and layer() reach
+    it, and its parameters are shared ones with a per-task gradient norm for the grad-ratio log."""
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    seen = {}
+    hooks = [resnet_afi.heads[t].register_forward_hook(lambda m, i, o, t=t: seen.__setitem__(t, i[0]))
+             for t in resnet_afi.task_names]
+    try:
+        with torch.no_grad():
+            resnet_afi(x)
+            for task in resnet_afi.task_names:
+                mixed = resnet_afi.forward_until(x, f"{task}.connector5")
+                torch.testing.assert_close(seen[task], mixed)
+                assert not torch.allclose(mixed, resnet_afi.forward_until(x, f"{task}.layer4"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    last = resnet_afi.connectors["connector5"]
+    assert resnet_afi.layer("emotion.connector5") is resnet_afi.taps["connector5"]["emotion"]
+    assert {id(p) for p in last.parameters()} <= {id(p) for p in resnet_afi.shared_parameters()}
+    groups = probe_groups(resnet_afi)
+    assert list(groups) == ["connector2", "connector3", "connector4", "connector5"]
+    norms = task_gradient_norms(losses(resnet_afi(x)), {"connector5": groups["connector5"]})
+    assert norms["connector5"]["aesthetic"] > 0 and norms["connector5"]["emotion"] > 0
+    with torch.no_grad():  # removing the last connector changes what the heads see
+        without = build_model("afi", "resnet50", stages=["layer1", "layer2", "layer3"]).eval()
+        without.load_state_dict(resnet_afi.state_dict(), strict=False)
+        assert not torch.allclose(without(x)["emotion"], resnet_afi(x)["emotion"])

@@ -115,7 +115,7 @@ def test_aenet_fusion_and_heads_on_concatenations():
     torch.manual_seed(0)
     model = build_model("aenet", "tiny").eval()
     fusions = model.connector_modules()
-    assert len(fusions) == 5  # after every stage, the last one included
+    assert len(fusions) == 5  # after every block (tiny: every stage), the last one included
     for f in fusions:
         assert isinstance(f, ScalarFusion)
         assert [f.alpha_p.item(), f.alpha_s.item(), f.beta_p.item(), f.beta_s.item()] == pytest.approx([.9, .1, .9, .1])
@@ -134,6 +134,24 @@ def test_aenet_fusion_and_heads_on_concatenations():
     fl = build_model("aenet_fl", "tiny")
     assert fl.connector_modules() == [] and fl.heads["emotion"].linear.in_features == 256
     assert not any("connector" in p for p in fl.probe_layers())
+
+
+def test_aenet_on_resnet50_fuses_at_the_end_of_each_block_not_after_the_stem():
+    """Paper 003: a fusion layer at the end of each of ResNet50's blocks layer1..layer4; the heads read the last
+    fusion's output next to the shared stream's."""
+    torch.manual_seed(0)
+    model = build_model("aenet", "resnet50").eval()
+    assert list(model.fusions) == ["connector2", "connector3", "connector4", "connector5"]
+    assert "aesthetic.connector1" not in model.probe_layers()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        fused = model.forward_until(x, "emotion.connector5")
+        torch.testing.assert_close(fused, 0.9 * model.forward_until(x, "emotion.layer4")
+                                   + 0.1 * model.forward_until(x, "shared.layer4"))
+        shared = model.forward_until(x, "shared.layer4")
+        torch.testing.assert_close(model(x)["emotion"], model.heads["emotion"](torch.cat([shared, fused], 1)))
+    with_stem = build_model("aenet", "resnet50", stages=["stem", "layer1", "layer2", "layer3", "layer4"])
+    assert list(with_stem.fusions) == [f"connector{i}" for i in range(1, 6)]
 
 
 def test_heads_shapes_by_task_kind():

@@ -143,17 +143,17 @@ def test_set_recalibration_switches_parameters_and_options():
         {"recalibration": True, "temperature": 0.8, "learn_temperature": True}
     temps = [c.temperature for c in model.connector_modules()]
     assert all(isinstance(t, torch.nn.Parameter) and t.item() == pytest.approx(0.8) for t in temps)
-    assert len(list(model.parameters())) == n + 4
+    assert len(list(model.parameters())) == n + len(model.connectors)  # one T per connector
     groups = {g["name"]: {id(p) for p in g["params"]} for g in model.parameter_groups(0.1, 1.0)}
     assert {id(t) for t in temps} <= groups["connectors"]
     assert not {id(t) for t in temps} & {id(p) for p in model.shared_parameters()}
     out = model(torch.randn(2, 3, 64, 64))
     (out["aesthetic"].sum() + out["emotion"].sum()).backward()
     assert all(t.grad is not None for t in temps)
-    assert set(model.last_rho()) == {f"connector{i}" for i in range(1, 5)}
+    assert set(model.last_rho()) == set(model.connectors) == {f"connector{i}" for i in range(1, 6)}
     assert all(set(r) == {"aesthetic", "emotion"} for r in model.last_rho().values())
     rebuilt = build_model(**model.build_options)
-    assert rebuilt.recalibration_enabled and len(list(rebuilt.parameters())) == n + 4
+    assert rebuilt.recalibration_enabled and len(list(rebuilt.parameters())) == n + len(model.connectors)
     rebuilt.load_state_dict(model.state_dict())
     model.set_recalibration(False)
     assert not model.recalibration_enabled and len(list(model.parameters())) == n

@@ -4,7 +4,10 @@ commands for a job array, and the ready-made grids of notebooks/sweeps/."""
 import csv
 import json
 import shlex
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -14,6 +17,7 @@ import yaml
 from aelab import cli
 from aelab.sweep import collect, load_grid
 from aelab.sweep.grid import GridError, grid_from_dict
+from aelab.sweep.lock import alive, read_holder
 from aelab.sweep.parameters import ParameterError
 from aelab.sweep.runner import is_done, point_folder, run_points
 
@@ -181,3 +185,82 @@ def test_ready_made_grids_are_valid_and_name_their_paper(path):
     assert all(p.parameters["root"] == "/data/somewhere" for p in real.points())
     assert real.points()[0].parameters["data"] != "synthae"
     assert real.output != grid.output and real.output.name.startswith(grid.output.name)
+
+
+def write_sleepy_notebook(path: Path) -> Path:
+    """A notebook whose kernel starts a ``sleep`` process, writes both PIDs to pids.txt, then sleeps."""
+    parameters = nbformat.v4.new_code_cell('x = 1\noutput_dir = "."')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(
+        'import os, pathlib, subprocess, time\nchild = subprocess.Popen(["sleep", "300"])\n'
+        'pathlib.Path(output_dir, "pids.txt").write_text(f"{os.getpid()} {child.pid}")\ntime.sleep(300)')])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_sleepy_sweep(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """``aelab sweep`` over two points of the sleepy notebook, one at a time, as a user starts it."""
+    write_sleepy_notebook(tmp_path / "sleepy.ipynb")
+    grid_path = tmp_path / "grid.yaml"
+    grid_path.write_text(yaml.safe_dump({"notebook": "sleepy.ipynb", "output": str(tmp_path / "out"),
+                                         "product": {"x": [1, 2]}}))
+    sweep = subprocess.Popen([sys.executable, "-m", "aelab.cli", "sweep", str(grid_path), "--jobs", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return sweep, grid_path
+
+
+def point_pid(folder: Path, sweep: subprocess.Popen) -> int | None:
+    """The PID of the point's own process, once the sweep has handed it the point's lock."""
+    holder = read_holder(folder)
+    return holder.pid if holder and holder.pid != sweep.pid else None
+
+
+def test_sigterm_stops_the_running_point_with_its_kernel_and_what_it_started(tmp_path):
+    sweep, grid_path = start_sleepy_sweep(tmp_path)
+    try:
+        grid = load_grid(grid_path)
+        first, second = (point_folder(grid, p) for p in grid.points())
+        pids = wait_for(lambda: (first / "pids.txt").exists() and (first / "pids.txt").read_text().split(), 240,
+                        "the kernel to start")
+        running = [point_pid(first, sweep), *map(int, pids)]  # the point's process, its kernel, the kernel's sleep
+        assert all(running) and all(alive(pid) for pid in running)
+        sweep.send_signal(signal.SIGTERM)
+        sweep.communicate(timeout=60)
+    finally:
+        sweep.kill()
+        sweep.communicate()
+    assert sweep.returncode != 0
+    wait_for(lambda: not any(alive(pid) for pid in running), 5, f"processes {running} to end")
+    status = json.loads((first / "status.json").read_text())
+    assert status["status"] == "interrupted" and not (first / "lock.json").exists()
+    assert not (second / "status.json").exists()  # the next point never started
+    assert not is_done(grid, grid.points()[0])
+
+
+def test_ctrl_c_ends_the_sweep_with_one_line(tmp_path):
+    sweep, grid_path = start_sleepy_sweep(tmp_path)
+    try:
+        grid = load_grid(grid_path)
+        first = point_folder(grid, grid.points()[0])
+        child = wait_for(lambda: point_pid(first, sweep), 120, "the point's process to take its lock")
+        sweep.send_signal(signal.SIGINT)
+        out, err = sweep.communicate(timeout=60)
+    finally:
+        sweep.kill()
+        sweep.communicate()
+    assert sweep.returncode != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err and "interrupted" in lines[0], err
+    wait_for(lambda: not alive(child), 5, "the point's process to end")
+    assert json.loads((first / "status.json").read_text())["status"] == "interrupted"

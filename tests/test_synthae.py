@@ -158,3 +158,98 @@ def test_cache_returns_the_same_pixels_without_rendering_again(monkeypatch):
 
     monkeypatch.setattr(dataset_module, "render", lambda *a, **k: pytest.fail("rendered twice"))
     assert np.array_equal(np.asarray(cached[2].load_image()), first)
+
+
+# ---- the ceiling: majority baseline and the Bayes-optimal oracle -------------------------------------------
+
+
+def _rated_high_rate(quality: float, taste_sd: float, n: int = 200_000) -> float:
+    """Monte-Carlo P(high): taste and ten raters drawn as the generator draws them."""
+    from aelab.data.synthetic import recipes as R
+
+    rng = np.random.default_rng(0)
+    latent = quality + R.QUALITY_SCALE * rng.normal(0, taste_sd, (n, 1)) + rng.normal(0, R.RATER_SD, (n, R.N_RATERS))
+    ratings = np.asarray(R.RATING_LEVELS)[np.searchsorted(R.RATING_CUTS, latent)]
+    return float((ratings.mean(axis=1) > 5).mean())
+
+
+@pytest.mark.parametrize("quality", [4.6, 5.0, 5.4, 6.2])
+def test_high_probability_matches_simulated_raters(quality):
+    from aelab.data.synthetic.ceiling import high_probability
+
+    assert high_probability(quality)[0] == pytest.approx(_rated_high_rate(quality, 0.35), abs=0.004)
+
+
+def test_oracle_threshold_is_where_high_becomes_more_likely():
+    from aelab.data.synthetic.ceiling import aesthetic_threshold, high_probability
+
+    threshold = aesthetic_threshold()
+    assert 4.9 < threshold < 5.2
+    assert high_probability(threshold - 0.02)[0] < 0.5 < high_probability(threshold + 0.02)[0]
+
+
+def test_constructed_case_without_noise_is_decided_by_the_observable_quality():
+    """With no hidden taste the oracle's answer is P(high) > 1/2 on the exact rating distribution."""
+    from aelab.data.synthetic.ceiling import aesthetic_threshold, high_probability
+
+    threshold = aesthetic_threshold(taste_sd=0.0)
+    assert high_probability(threshold + 0.01, taste_sd=0.0)[0] > 0.5 > high_probability(threshold - 0.01, 0.0)[0]
+    assert aesthetic_threshold(taste_sd=0.0) != pytest.approx(aesthetic_threshold(), abs=1e-6)
+
+
+def test_observable_quality_leaves_out_only_the_taste():
+    from aelab.data.synthetic import recipes as R
+    from aelab.data.synthetic.ceiling import observable_quality
+
+    factors = SynthAE(5, seed=3).factors(2)
+    taste = factors["quality_terms"]["taste"]
+    assert observable_quality(factors) == pytest.approx(factors["quality"] - R.QUALITY_SCALE * taste)
+
+
+def _constructed_factors(emotion: str, **changes):
+    """Factors drawn from the middle of ``emotion``'s recipe, with no borrowing."""
+    from aelab.data.synthetic import recipes as R
+
+    recipe = R.RECIPES[emotion]
+    factors = {"hue": recipe.hue, "saturation": float(np.mean(recipe.saturation)),
+               "brightness": float(np.mean(recipe.brightness)), "shape": recipe.shapes[0],
+               "companions": recipe.companions[0], "granularity": float(np.mean(recipe.granularity)),
+               "clutter": recipe.clutter[0], "harmony": "analogous", "composition": "centred", "noise": 0.0,
+               "effects": []}
+    factors.update(changes)
+    return factors
+
+
+def test_emotion_oracle_on_a_constructed_case():
+    from aelab.data.synthetic.ceiling import emotion_posterior
+
+    awe = EMOTIONS.index("awe")
+    assert emotion_posterior(_constructed_factors("awe")).argmax() == awe
+    # one attribute (the hue) borrowed from anger: the other three still decide
+    borrowed = _constructed_factors("awe", hue=4.0)
+    assert emotion_posterior(borrowed)[awe] > 0.99
+    # anger's hue with fear's tone, shapes and texture that both share: either one attribute was borrowed
+    anger, fear = EMOTIONS.index("anger"), EMOTIONS.index("fear")
+    mixed = _constructed_factors("fear", hue=4.0, shape="shard", companions=0, granularity=0.12, clutter=8)
+    posterior = emotion_posterior(mixed)
+    assert posterior[anger] > 0.3 and posterior[fear] > 0.3 and posterior[anger] + posterior[fear] > 0.999
+
+
+def test_ceiling_reports_majority_and_oracle_per_task(stats_set):
+    from aelab.data.synthetic.ceiling import ceiling, gap_share
+
+    result = ceiling(stats_set, ("aesthetic", "emotion", "style"))
+    aesthetic, emotion = result["aesthetic"], result["emotion"]
+    assert aesthetic["majority"] == pytest.approx(max(stats_set.label_array("aesthetic").mean(),
+                                                      1 - stats_set.label_array("aesthetic").mean()))
+    assert 0.84 < aesthetic["oracle"] < 0.92  # taste and raters' noise keep it from 100 %
+    assert emotion["majority"] < 0.2 and emotion["oracle"] > 0.95  # borrowing one attribute of four rarely hides it
+    assert set(result["style"]["oracle"]) == set(STYLES) and min(result["style"]["oracle"].values()) == 1.0
+    assert gap_share(0.7, 0.5, 0.9) == pytest.approx(0.5)
+
+
+def test_oracle_rejects_an_unknown_task():
+    from aelab.data.synthetic.ceiling import oracle_predictions
+
+    with pytest.raises(ValueError, match="task must be one of aesthetic, emotion, style, got 'beauty'"):
+        oracle_predictions(SynthAE(3), "beauty")

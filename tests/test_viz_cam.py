@@ -17,6 +17,7 @@ from aelab.data.synthetic import SynthAE
 from aelab.data.transforms import eval_transform
 from aelab.models import build_model
 from aelab.prediction import load_run_model
+from aelab.tasks import get_task
 from aelab.train import TrainConfig, fit
 from aelab.viz.cam import (TaskOutput, box_area, cam_mass_in_box, grad_cam, half_box, normalize_maps,
                            spliced_image)
@@ -34,8 +35,8 @@ def images():
     return torch.randn(4, 3, 48, 48, generator=torch.Generator().manual_seed(0))
 
 
-def captum_cam(forward, module, images, target):
-    attribution = LayerGradCam(forward, module).attribute(images, target=target)
+def captum_cam(forward, module, images, target, relu=True):
+    attribution = LayerGradCam(forward, module).attribute(images, target=target, relu_attributions=relu)
     return LayerAttribution.interpolate(attribution, tuple(images.shape[-2:]), interpolate_mode="bilinear")[:, 0]
 
 
@@ -57,13 +58,45 @@ def test_grad_cam_matches_captums_layer_grad_cam(model, images, layer):
     theirs = captum_cam(lambda x: model(x)["emotion"], module, images, 5)
     assert torch.allclose(ours, theirs, atol=1e-5)
     assert torch.allclose(grad_cam(model, images, layer, "emotion", target=5), normalize_maps(theirs), atol=1e-5)
-    # binary head: class 1 is the logit, class 0 its negative
+    # binary head: class 1 is the logit, class 0 its negative; the two signed maps are opposite, so after the
+    # ReLU on the layer's grid they split it: high − low is the signed map of the logit, upsampled
     logit = lambda x: model(x)["aesthetic"].unsqueeze(1)  # noqa: E731
     high = captum_cam(logit, module, images, 0)
     low = captum_cam(lambda x: -logit(x), module, images, 0)
     assert torch.allclose(grad_cam(model, images, layer, "aesthetic", target=1, normalize=False), high, atol=1e-5)
     assert torch.allclose(grad_cam(model, images, layer, "aesthetic", target=0, normalize=False), low, atol=1e-5)
-    assert torch.allclose(low, -high, atol=1e-5)
+    assert torch.allclose(high - low, captum_cam(logit, module, images, 0, relu=False), atol=1e-5)
+
+
+class KnownMap(torch.nn.Module):
+    """A score that is the sum of a one-channel layer's output, the layer a 1×1 conv of weight 1: for this score
+    every α_k = 1, so the Grad-CAM map before the ReLU is the layer's output, i.e. the input image itself."""
+
+    tasks = [get_task("aesthetic_score")]
+    task_names = ["aesthetic_score"]
+
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Conv2d(1, 1, kernel_size=1, bias=False)
+        torch.nn.init.ones_(self.features.weight)
+
+    def forward(self, images):
+        return {"aesthetic_score": self.features(images).sum(dim=(1, 2, 3))}
+
+
+def test_grad_cam_applies_the_relu_on_the_layer_grid_before_upsampling():
+    """Selvaraju et al. 2017, eq. 2: ReLU(Σ_k α_k A^k) on the layer's grid, then upsample. On a mixed-sign 2×2 grid
+    the bilinear blend of a positive and a negative cell crosses zero: ReLU-after-upsampling would cut the
+    positive cell's spread short, ReLU-first lets it fade into the zeroed cell."""
+    grid = torch.tensor([[[[3.0, -2.0], [-1.0, 1.0]]]])
+    maps = grad_cam(KnownMap(), grid, "features", "aesthetic_score", normalize=False, size=(8, 8))
+    up = lambda x: LayerAttribution.interpolate(x, (8, 8), interpolate_mode="bilinear")[:, 0]  # noqa: E731
+    relu_first, relu_last = up(grid.clamp(min=0)), up(grid).clamp(min=0)
+    assert not torch.allclose(relu_first, relu_last, atol=1e-3)  # the two orders do differ here
+    torch.testing.assert_close(maps, relu_first)
+    assert float((maps - relu_last).abs().max()) > 0.1
+    torch.testing.assert_close(grad_cam(KnownMap(), grid, "features", "aesthetic_score", size=(8, 8)),
+                               relu_first / relu_first.amax())
 
 
 def test_grad_cam_is_batched_normalised_and_defaults_to_the_predicted_class(model, images):

@@ -39,7 +39,9 @@ class TaskDataset(Dataset):
     targets float vectors. A sample without a label for a task (AVA images outside the style lists)
     gets a placeholder and ``mask[task] = False`` so the loss can skip it. When the samples carry
     ``comments``, items also hold ``"comments"``: one string per image (:func:`aelab.text.join_comments`,
-    ``""`` without comments), which the default collate turns into a list for image–text models.
+    ``""`` without comments), which the default collate turns into a list for image–text models. Images are
+    decoded by :meth:`Sample.load_image`, i.e. :func:`aelab.data.images.open_rgb` (16-bit and float images scaled
+    by their range, transparency on white), the same opener as the readers' checks and prediction.
     """
 
     def __init__(

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Union
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from aelab.errors import DataFormatError
+from aelab.data.images import open_rgb, to_rgb
 
 ImageSource = Union[Path, Image.Image, Callable[[], Image.Image]]
 
@@ -30,20 +30,11 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def load_image(self) -> Image.Image:
-        """Return the image as RGB; a file that cannot be decoded raises :class:`DataFormatError` naming it."""
+        """Return the image as 8-bit RGB (:func:`aelab.data.images.to_rgb`: 16-bit scaled, transparency on white);
+        a file that cannot be decoded raises :class:`DataFormatError` naming it."""
         source = self.image
         if isinstance(source, Image.Image):
-            image = source
-        elif callable(source):
-            image = source()
-        else:
-            path = Path(source)
-            try:
-                with Image.open(path) as opened:
-                    image = opened.convert("RGB")
-            except FileNotFoundError:
-                raise DataFormatError(path, f"image of sample {self.id!r} does not exist") from None
-            except (UnidentifiedImageError, OSError) as err:
-                raise DataFormatError(path, f"image of sample {self.id!r} cannot be read: {err}") from None
-            return image
-        return image if image.mode == "RGB" else image.convert("RGB")
+            return to_rgb(source)
+        if callable(source):
+            return to_rgb(source())
+        return open_rgb(source, what=f"image of sample {self.id!r}")

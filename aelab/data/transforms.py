@@ -4,17 +4,22 @@ Train: resize to 256×256 (scaled with ``size``), random ``size`` crop, horizont
 Eval: resize to ``size`` (or resize + centre crop). Normalisation is ImageNet mean/std by default (the modern
 equivalent of the patent's mean-image subtraction); ``normalization="dataset"`` subtracts a training-set mean
 image as the patent does, ``"none"`` leaves pixels in [0, 1].
+
+:data:`MODEL_NORMALIZATIONS` gives the same three as the value a model carries (``model.normalization``) so that
+code feeding it images in [0, 1] (probes, activation maximisation, overlays) normalises them as training did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torchvision.transforms import v2
 
 from aelab.data.sample import Sample
 from aelab.errors import UnknownNameError
+from aelab.models.backbones import IMAGENET_NORMALIZATION, Normalization
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,6 +40,46 @@ class SubtractMeanImage(torch.nn.Module):
                 "compute it at the crop size"
             )
         return image - self.mean_image
+
+
+@dataclass(frozen=True, eq=False)
+class MeanImageNormalization:
+    """A model input normalisation that subtracts a per-pixel mean image ``(3, H, W)`` in [0, 1] (std 1): the
+    patent CN109978074A preprocessing with the training set's mean image (:func:`compute_mean_image`)."""
+
+    image: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.image.dim() != 3 or self.image.shape[0] != 3:
+            raise ValueError(f"a mean image is (3, H, W); got shape {tuple(self.image.shape)}")
+
+
+IDENTITY_NORMALIZATION = Normalization(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+InputNormalization = Normalization | MeanImageNormalization
+"""What a model expects of RGB images in [0, 1]: per-channel mean/std, or a mean image to subtract."""
+
+MODEL_NORMALIZATIONS: dict[str, Callable[[torch.Tensor | None], InputNormalization]] = {
+    "imagenet": lambda mean_image: IMAGENET_NORMALIZATION,
+    "none": lambda mean_image: IDENTITY_NORMALIZATION,
+    "dataset": lambda mean_image: MeanImageNormalization(_require_mean(mean_image)),
+}
+"""Normalisation name (a run's ``normalization``) → the value its model carries."""
+
+
+def model_normalization(normalization: str, mean_image: torch.Tensor | None = None) -> InputNormalization:
+    """The input normalisation of a model trained with ``normalization`` (``"dataset"``: needs ``mean_image``)."""
+    if normalization not in MODEL_NORMALIZATIONS:
+        raise UnknownNameError("normalization", normalization, list(MODEL_NORMALIZATIONS))
+    return MODEL_NORMALIZATIONS[normalization](mean_image)
+
+
+def mean_image_of(transform: Callable) -> torch.Tensor | None:
+    """The mean image a transform (or a ``Compose`` of them) subtracts, or None."""
+    if isinstance(transform, SubtractMeanImage):
+        return transform.mean_image
+    parts = getattr(transform, "transforms", [])
+    return next((m for m in map(mean_image_of, parts) if m is not None), None)
 
 
 def _normalizer(normalization: str, mean_image: torch.Tensor | None) -> torch.nn.Module:

@@ -1,9 +1,17 @@
 """AENet, the three-stream aesthetics–emotion network (paper 003: Yu, Cui, Geng, Ma, Yin, ICIP 2019; METHODS.md §3).
 
-Three same-architecture streams: A (first task, aesthetic), E (second task, emotion) and S (shared). After every
-stage (the paper fuses "at the end of every block"; here at each stage boundary, the last one included — our
-choice, since stages are the backbones' common unit) :class:`~aelab.models.connectors.ScalarFusion` mixes the
-shared stream into the private ones: ``f̃a = αp·fa + αs·fs``, ``f̃e = βp·fe + βs·fs``, ``fs`` unchanged.
+Three same-architecture streams: A (first task, aesthetic), E (second task, emotion) and S (shared). At the end
+of every block (paper 003, §3.1: "at the end of each block" of ResNet50)
+:class:`~aelab.models.connectors.ScalarFusion` mixes the shared stream into the private ones:
+``f̃a = αp·fa + αs·fs``, ``f̃e = βp·fe + βs·fs``, ``fs`` unchanged.
+
+Placement (our reading, the same rule as paper 000's AFI, :mod:`aelab.models.connectors`): a block is a stage
+other than the ``stem``, so ResNet50 / Wide-ResNet fuse after ``layer1``..``layer4`` (four fusion layers; not after
+conv1 + max-pool), VGG16 after ``conv1``..``conv5``, GoogLeNet after each Inception block, tiny after every stage.
+The last fusion is included: the heads read the fused ``f̃a`` / ``f̃e`` of the last block next to ``fs``.
+``build_model("aenet", stages=...)`` picks other positions (e.g. ``["stem", "layer1", "layer2", "layer3",
+"layer4"]`` to fuse after the stem too).
+
 Heads read ``concat(S, A)`` (first task) and ``concat(S, E)`` (second task) along channels, so each head's linear
 layer has ``2 × channels`` inputs. AENet-FL (ablation) has no fusion layers.
 
@@ -19,8 +27,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from aelab.errors import ConfigError
 from aelab.models.backbones import Backbone
-from aelab.models.connectors import ScalarFusion
+from aelab.models.connectors import ScalarFusion, resolve_boundaries
 from aelab.models.heads import Head
 from aelab.models.multitask import MultiTaskModel, probes_by_stage, run_stage_until, stage_of
 from aelab.tasks import Task
@@ -29,11 +38,13 @@ SHARED = "shared"
 
 
 class AENet(MultiTaskModel):
-    """Streams ``streams["shared"]``, ``streams[A]``, ``streams[E]``; ``fusions["connector<i>"]`` after stage ``i``
-    (i = 1..n) unless ``fusion=False`` (AENet-FL). ``shared_parameters()``: the shared stream's last stage."""
+    """Streams ``streams["shared"]``, ``streams[A]``, ``streams[E]``; ``fusions["connector<i>"]`` after each stage
+    ``i`` (1-based) of ``boundaries`` (default: every block) unless ``fusion=False`` (AENet-FL).
+    ``shared_parameters()``: the shared stream's last stage."""
 
     def __init__(self, tasks: Sequence[Task], streams: dict[str, Backbone], heads: dict[str, Head],
-                 fusion: bool = True, private_weight: float = 0.9, shared_weight: float = 0.1):
+                 fusion: bool = True, private_weight: float = 0.9, shared_weight: float = 0.1,
+                 boundaries: Sequence[int] | None = None):
         names = [t.name for t in tasks]
         if len(names) != 2 or SHARED in names or list(streams) != [SHARED, *names]:
             raise ValueError(f"AENet has a shared stream and one stream per task for exactly two tasks not named "
@@ -42,8 +53,13 @@ class AENet(MultiTaskModel):
         self.arch = "aenet" if fusion else "aenet_fl"
         self.streams = nn.ModuleDict(streams)
         self.n_stages = len(streams[SHARED].stages)
+        if boundaries is None:
+            boundaries = resolve_boundaries("all", streams[SHARED])
+        bad = [i for i in boundaries if not 1 <= i <= self.n_stages]
+        if bad:
+            raise ConfigError("AENet fusion stages", bad, f"stage indices 1..{self.n_stages}")
         self.fusions = nn.ModuleDict({f"connector{i}": ScalarFusion(private_weight, shared_weight)
-                                      for i in range(1, self.n_stages + 1)} if fusion else {})
+                                      for i in sorted(set(boundaries))} if fusion else {})
         self.taps = nn.ModuleDict({key: nn.ModuleDict({t: nn.Identity() for t in names}) for key in self.fusions})
         self.heads = nn.ModuleDict(heads)
 

@@ -7,9 +7,28 @@ dropout → FC → softmax. With ``w`` = ``aux_weight`` (0.1 in the paper) and `
 * training loss of the task: ``L_main + w · Σ_i L_aux_i``  (:meth:`AuxiliaryClassifiers.loss_terms`);
 * prediction: the weighted sum ``p = (p_main + w · Σ_i p_aux_i) / (1 + w·n)`` of the heads' probabilities
   (softmax for multi-class, sigmoid per output for binary / multi-label; the weighted mean of the outputs for
-  regression). Dividing by ``1 + w·n`` keeps ``p`` a probability, so the arg-max is the paper's and the
-  binary threshold stays at 0.5. The model returns it as logits (``log p`` for multi-class, ``logit p``
-  for binary / multi-label), so evaluation, prediction and Grad-CAM work unchanged.
+  regression). The model returns it as logits (``log p`` for multi-class, ``logit p`` for binary /
+  multi-label), so evaluation, prediction and Grad-CAM work unchanged.
+
+The paper writes FC(→2) + softmax per head and an *unnormalised* weighted sum; this module uses one logit + sigmoid
+for a two-class task and divides by ``1 + w·n``. Both give the same decisions, for these reasons:
+
+1. *One logit is a two-way softmax.* ``σ(z) = softmax([0, z])₁``, and a layer FC(→2) with rows ``u₀, u₁`` (biases
+   ``c₀, c₁``) gives ``softmax₁ = σ((u₁ − u₀)·x + c₁ − c₀)``: the two heads describe the same functions (FC(→2) has
+   one redundant row) and BCE on ``z`` equals the two-way cross-entropy. What can differ is the trained weights,
+   since the optimiser (and weight decay) see another parameterisation; the model family and loss do not.
+2. *The normalisation moves no decision.* Multi-class: dividing every class's sum by the same positive number
+   keeps the arg-max. Binary (and each multi-label output): the paper's two sums are ``s₁ = σ(z_main) + w·Σσ(z_i)``
+   and ``s₀ = Σ (1 − σ) = (1 + w·n) − s₁``, so its arg-max picks class 1 exactly when ``s₁ > (1 + w·n)/2``, i.e.
+   ``p > 0.5``, i.e. the returned logit ``> 0`` (the rule of :mod:`aelab.train.metrics`).
+
+This holds when ``w ≥ 0`` (enforced), one ``w`` serves every head of the task (as here), each head's class
+probabilities sum to one, and the decision is the arg-max / logit > 0. An exact tie (``p = 0.5``) goes to class 0
+here; the paper does not say. The floor ``PROBABILITY_FLOOR`` clamps ``p`` before the log: it can merge only
+classes below it, never the top one (``max p ≥ 1/C``). The normalisation does change the *numbers*: ``p`` is a
+probability (the paper's sum is not), so a loss or calibration measured on the combined output differs from one
+on the raw sum, while rankings (AUC, SRCC) do not. Regression is not in the paper: the weighted mean is our
+choice (an unnormalised sum would scale the score by ``1 + w·n``).
 
 One mechanism for every architecture: the heads wrap any :class:`MultiTaskModel` (``base``). A head at a
 layer of a task's own branch (``emotion.stage3`` of AFI) predicts that task; a head at a shared layer

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from aelab.errors import UnknownNameError, WeightsUnavailableError
+from aelab.errors import ConfigError, UnknownNameError, WeightsUnavailableError
 from aelab.models.weights import WeightsSpec, load_strict, read_state_dict, torchvision_state_dict
 
 
@@ -220,15 +220,29 @@ def _conv_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
+class AddCoords(nn.Module):
+    """Append two channels holding each pixel's x and y in [-1, 1] (CoordConv, Liu et al. 2018): with them a
+    convolution can tell where in the frame it is, which global pooling would otherwise blur away."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = x.shape
+        ys = torch.linspace(-1, 1, height, device=x.device, dtype=x.dtype).view(1, 1, height, 1).expand(n, 1, height, width)
+        xs = torch.linspace(-1, 1, width, device=x.device, dtype=x.dtype).view(1, 1, 1, width).expand(n, 1, height, width)
+        return torch.cat([x, xs, ys], dim=1)
+
+
 def _tiny(
     weights: WeightsSpec = None,
     widths: tuple[int, ...] = (16, 32, 64, 96, 128),
     convs: tuple[int, ...] = (1, 2, 2, 2, 2),
+    coords: tuple[int, ...] = (),
 ) -> Backbone:
     """A small CNN with the same shape as the papers' backbones, for CPUs (DESIGN.md "CPU first"): five stages
     ``stage1``..``stage5``, each ``convs[i]`` × (conv3×3-BN-ReLU) then a 2×2 max-pool; Kaiming init, so
     ``torch.manual_seed`` makes it reproducible. Input 64 px. ``weights`` may be a state dict file saved
-    from a tiny backbone of the same widths; there are no ImageNet weights.
+    from a tiny backbone of the same widths; there are no ImageNet weights. ``coords`` lists the (1-based) stages
+    whose first conv also sees the pixel coordinates (:class:`AddCoords`), so that where the subject sits
+    (SynthAE's composition: thirds, centred, cramped, cut off) survives the heads' global pooling.
     """
     if isinstance(weights, str) and weights.lower() == "imagenet":
         raise WeightsUnavailableError(
@@ -240,8 +254,14 @@ def _tiny(
         raise ValueError(f"tiny: {len(widths)} widths but {len(convs)} conv counts")
     stages: dict[str, nn.Module] = {}
     c_in = 3
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= len(widths) for c in coords):
+        raise ConfigError("tiny backbone coords", list(coords), f"stage numbers 1..{len(widths)}")
     for i, (width, n) in enumerate(zip(widths, convs), start=1):
-        blocks = OrderedDict((f"conv{k}", _conv_bn_relu(c_in if k == 1 else width, width)) for k in range(1, n + 1))
+        extra = 2 if i in coords else 0
+        blocks = OrderedDict((f"conv{k}", _conv_bn_relu(c_in + extra if k == 1 else width, width))
+                             for k in range(1, n + 1))
+        if extra:
+            blocks = OrderedDict(coords=AddCoords(), **blocks)
         stages[f"stage{i}"] = nn.Sequential(OrderedDict(**blocks, pool=nn.MaxPool2d(2)))
         c_in = width
     backbone = Backbone("tiny", stages, list(widths), [2 ** i for i in range(1, len(widths) + 1)], input_size=64)
@@ -270,7 +290,7 @@ def build_backbone(name: str, weights: str | os.PathLike | None = None, **option
     ``weights``: None (random init; nothing is downloaded), ``"imagenet"`` (torchvision's IMAGENET1K_V1, the
     papers' weights; another torchvision entry name such as ``"IMAGENET1K_V2"`` also works) or the path of a
     .pt/.pth state dict of the torchvision model (of the backbone itself for ``tiny``). ``options`` go to the
-    builder (``vgg16``: keep_classifier; ``googlenet``: transform_input; ``tiny``: widths, convs).
+    builder (``vgg16``: keep_classifier; ``googlenet``: transform_input; ``tiny``: widths, convs, coords).
     """
     if name not in BACKBONES:
         raise UnknownNameError("backbone", name, list(BACKBONES))

@@ -1,14 +1,82 @@
-"""Connectors between two same-shape branches at a stage boundary (METHODS.md §3), and AENet's scalar fusion.
+"""Connectors between two same-shape branches at a stage boundary (METHODS.md §3), AENet's scalar fusion, and
+where the connectors go.
 
 DESIGN.md "Connector" contract: ``forward(xa, xe) -> (xa, xe)``, ``xa`` from the first task's branch ("A"),
-``xe`` from the second's ("E"), both ``(B, C, H, W)``; the outputs enter each branch's next stage. AENet's
-:class:`ScalarFusion` takes three streams. AFI lives in :mod:`aelab.models.afi`.
+``xe`` from the second's ("E"), both ``(B, C, H, W)``; the outputs enter each branch's next stage (after the last
+stage: the task heads). AENet's :class:`ScalarFusion` takes three streams. AFI lives in :mod:`aelab.models.afi`.
+
+Placement (:func:`resolve_boundaries`). The papers place connectors per *block*, and a backbone's blocks are its
+stages except the ``stem`` (ResNet50 / Wide-ResNet: ``layer1``..``layer4``; VGG16: ``conv1``..``conv5``; GoogLeNet:
+the Inception blocks ``3a``..``5b``; tiny: every stage). Each architecture names its default placement in
+:data:`PLACEMENTS`:
+
+* ``"every_block"``: a connector after every block, the last one included, so the heads read the mixed final
+  features. Paper 000 (Shen et al. 2022, §4.1) inserts AFI after each of ResNet's four blocks; its baselines
+  cross-stitch and NDDR get the same positions (our choice: the paper does not place them); AENet (paper 003,
+  §3.1) fuses "at the end of each block".
+* ``"between_blocks"``: after blocks 1..n−1 only, each output entering the next block: the patent's cross-branch
+  connection layers (CN109978074A: n stage groups, n−1 connection layers).
+
+``"shallow"`` / ``"deep"`` are the first ⌊m/2⌋ / the remaining of the m default positions (ResNet with AFI:
+``layer1, layer2`` / ``layer3, layer4``, paper 000's placement ablation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import nn
+
+from aelab.errors import ConfigError
+from aelab.models.backbones import Backbone
+
+STEM = "stem"
+"""Name of the stage before a backbone's first block (ResNet's conv1..maxpool, GoogLeNet's conv1..maxpool2)."""
+
+PLACEMENTS: dict[str, Callable[[list[int]], list[int]]] = {
+    "every_block": lambda blocks: blocks,
+    "between_blocks": lambda blocks: blocks[:-1],
+}
+"""Default connector positions of an architecture from its backbone's blocks (1-based stage indices)."""
+
+SUBSETS: dict[str, Callable[[list[int]], list[int]]] = {
+    "all": lambda positions: positions,
+    "shallow": lambda positions: positions[:len(positions) // 2],
+    "deep": lambda positions: positions[len(positions) // 2:],
+}
+"""Named ``stages`` values: which of the default positions get a connector."""
+
+
+def block_stages(backbone: Backbone) -> list[int]:
+    """1-based indices of ``backbone``'s blocks: every stage but the stem (see the module docstring)."""
+    return [i for i, name in enumerate(backbone.stage_names, start=1) if name != STEM]
+
+
+def resolve_boundaries(stages: str | Sequence[int | str], backbone: Backbone,
+                       placement: str = "every_block") -> list[int]:
+    """Sorted 1-based stage indices after which a connector goes.
+
+    ``stages``: a key of :data:`SUBSETS` (``"all"``: the architecture's default ``placement``, a key of
+    :data:`PLACEMENTS`; ``"shallow"`` / ``"deep"``: its first / second half), or stage names / 1-based indices
+    (any stage, the stem and the last one included). A bad entry raises :class:`~aelab.errors.ConfigError`.
+    """
+    if placement not in PLACEMENTS:
+        raise ConfigError("placement", placement, f"one of {', '.join(PLACEMENTS)}")
+    if isinstance(stages, str) and stages in SUBSETS:
+        return SUBSETS[stages](PLACEMENTS[placement](block_stages(backbone)))
+    n = len(backbone.stage_names)
+    if isinstance(stages, str) or not isinstance(stages, Sequence):
+        stages = [stages]  # one name or index
+    boundaries = []
+    for s in stages:
+        if isinstance(s, str) and s in backbone.stage_names:
+            s = backbone.stage_names.index(s) + 1
+        if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= n:
+            raise ConfigError("stages", s, f"{', '.join(map(repr, SUBSETS))}, or stage indices 1..{n} / names "
+                                           f"{backbone.stage_names} of {backbone.name}")
+        boundaries.append(s)
+    return sorted(set(boundaries))
 
 
 class CrossStitch(nn.Module):

@@ -4,8 +4,12 @@
 a new architecture is one new entry. Options common to all: ``dropout`` (before each head's linear layer),
 ``backbone_options`` (passed to :func:`~aelab.models.backbones.build_backbone`), and, except for AENet,
 ``vgg_fc`` (VGG16 only: keep fc6/fc7 before each task's linear layer, as the patent does). Two-branch models
-take ``stages`` (which boundaries get a connector: "all" = after stages 1..n−1, "shallow" = the first
-⌊(n−1)/2⌋ of them, "deep" = the rest, or a list of 1-based stage indices / stage names after which to connect).
+and AENet take ``stages``, which stage outputs get a connector (:func:`~aelab.models.connectors.resolve_boundaries`):
+"all" = the papers' placement, after every block (ResNet50 / Wide-ResNet ``layer1``..``layer4``, VGG16
+``conv1``..``conv5``, GoogLeNet ``3a``..``5b``, tiny every stage; the last connector feeds the heads), except the
+patent's cross-branch layers, which go between blocks only (n blocks, n−1 layers); "shallow" / "deep" = the first /
+second half of that placement (ResNet: ``layer1, layer2`` / ``layer3, layer4``); or a list of stage names /
+1-based stage indices, any stage allowed (the ``stem`` and the last one included).
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ import inspect
 import os
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
 
 from torch import nn
 
 from aelab.errors import UnknownNameError
+from aelab.io import jsonable
 from aelab.models.aenet import SHARED, AENet
 from aelab.models.auxiliary import AUX_DROPOUT, AuxiliaryClassifiers, aux_sites, probe_channels
 from aelab.models.afi import AFI
 from aelab.models.backbones import BACKBONES, Backbone, build_backbone
-from aelab.models.connectors import NDDR, CrossBranch, CrossStitch
+from aelab.models.connectors import NDDR, CrossBranch, CrossStitch, resolve_boundaries
 from aelab.models.heads import VGG_FC_FEATURES, Head
 from aelab.models.mcn import MCN, vocabulary_from
 from aelab.models.multitask import MultiTaskModel, ShareSplit, SingleTaskModels
@@ -66,28 +70,6 @@ def _two_tasks(arch: str, tasks: Sequence[Task]) -> None:
                          f"'share_split' for another number of tasks")
 
 
-def resolve_boundaries(stages: str | Sequence[int | str], backbone: Backbone) -> list[int]:
-    """1-based stage indices after which a two-branch model puts a connector (see the module docstring)."""
-    n = len(backbone.stages)
-    every = list(range(1, n))
-    if isinstance(stages, str):
-        if stages == "all":
-            return every
-        if stages in ("shallow", "deep"):
-            half = (n - 1) // 2
-            return every[:half] if stages == "shallow" else every[half:]
-        stages = [stages]
-    boundaries = []
-    for s in stages:
-        if isinstance(s, str) and s in backbone.stage_names:
-            s = backbone.stage_names.index(s) + 1
-        if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= n - 1:
-            raise ValueError(f"stages: expected 'all', 'shallow', 'deep' or stage indices 1..{n - 1} / names "
-                             f"{backbone.stage_names[:-1]} of {backbone.name}, got {s!r}")
-        boundaries.append(s)
-    return sorted(set(boundaries))
-
-
 # ---- builders ----------------------------------------------------------------------------------------------
 
 
@@ -115,11 +97,14 @@ def build_share_split(backbone: str, tasks: Sequence[Task], weights: Weights, *,
 
 def _build_two_branch(arch: str, connector: Callable[[int], nn.Module], backbone: str, tasks: Sequence[Task],
                       weights: Weights, stages, dropout: float, vgg_fc: bool, backbone_options: dict | None,
-                      model_class: type[TwoBranchModel] = TwoBranchModel) -> TwoBranchModel:
+                      model_class: type[TwoBranchModel] = TwoBranchModel,
+                      placement: str = "every_block") -> TwoBranchModel:
+    """Two branches with a ``connector(channels)`` after each stage ``stages`` names; ``placement`` (a key of
+    :data:`~aelab.models.connectors.PLACEMENTS`) is what ``stages="all"`` means for this architecture."""
     _two_tasks(arch, tasks)
     nets = {t.name: _backbone(backbone, _weights_for(weights, t.name), backbone_options, vgg_fc) for t in tasks}
     first = nets[tasks[0].name]
-    connectors = {i: connector(first.channels[i - 1]) for i in resolve_boundaries(stages, first)}
+    connectors = {i: connector(first.channels[i - 1]) for i in resolve_boundaries(stages, first, placement)}
     heads = {t.name: _head(t, nets[t.name], dropout, vgg_fc) for t in tasks}
     return model_class(arch, tasks, nets, connectors, heads)
 
@@ -135,9 +120,10 @@ def build_cross_stitch(backbone: str, tasks: Sequence[Task], weights: Weights, *
 def build_cross_branch(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all",
                        dropout: float = 0.0, vgg_fc: bool = False,
                        backbone_options: dict | None = None) -> TwoBranchModel:
-    """Patent CN109978074A: :class:`~aelab.models.connectors.CrossBranch` connection layers."""
+    """Patent CN109978074A: :class:`~aelab.models.connectors.CrossBranch` connection layers, by default between
+    consecutive blocks (n blocks, n−1 layers, each feeding the next block; VGG16: after ``conv1``..``conv4``)."""
     return _build_two_branch("cross_branch", CrossBranch, backbone, tasks, weights, stages, dropout, vgg_fc,
-                             backbone_options)
+                             backbone_options, placement="between_blocks")
 
 
 def build_nddr(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", dropout: float = 0.0,
@@ -159,16 +145,19 @@ def build_afi(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages=
                              model_class=AFIModel)
 
 
-def build_aenet(backbone: str, tasks: Sequence[Task], weights: Weights, *, fusion: bool = True,
+def build_aenet(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", fusion: bool = True,
                 private_weight: float = 0.9, shared_weight: float = 0.1, dropout: float = 0.0,
                 backbone_options: dict | None = None) -> AENet:
-    """Paper 003: three streams fused by scalars after every stage; heads on concat(S, A) / concat(S, E)."""
+    """Paper 003: three streams fused by scalars at the end of every block (``stages``, as for the two-branch
+    models; ResNet50: after ``layer1``..``layer4``); heads on concat(S, A) / concat(S, E)."""
     _two_tasks("aenet" if fusion else "aenet_fl", tasks)
     streams = {s: _backbone(backbone, _weights_for(weights, s), backbone_options)
                for s in (SHARED, *(t.name for t in tasks))}
+    boundaries = resolve_boundaries(stages, streams[SHARED]) if fusion else []
     width = 2 * streams[SHARED].out_channels
     heads = {t.name: Head(t, width, dropout) for t in tasks}
-    return AENet(tasks, streams, heads, fusion=fusion, private_weight=private_weight, shared_weight=shared_weight)
+    return AENet(tasks, streams, heads, fusion=fusion, private_weight=private_weight, shared_weight=shared_weight,
+                 boundaries=boundaries)
 
 
 def build_aenet_fl(backbone: str, tasks: Sequence[Task], weights: Weights, *, dropout: float = 0.0,
@@ -243,17 +232,6 @@ def _task_spec(task: Task) -> str | dict:
     return {"name": task.name, "kind": task.kind, "classes": list(task.classes)}
 
 
-def _plain(value: Any) -> Any:
-    """YAML/JSON-safe copy: tuples → lists, paths → str."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return value
-
-
 def build_model(arch: str, backbone: str = "tiny", tasks: Sequence[str | Task | dict] = ("aesthetic", "emotion"),
                 weights: Weights = None, **options) -> MultiTaskModel:
     """The multi-task model ``arch`` (a key of :data:`MODELS`) on ``backbone`` (a key of ``BACKBONES``) for
@@ -281,5 +259,5 @@ def build_model(arch: str, backbone: str = "tiny", tasks: Sequence[str | Task | 
     bound = {**known, **options}
     model = builder(backbone, resolved, weights, **bound)
     model.build_options = {"arch": arch, "backbone": backbone, "tasks": [_task_spec(t) for t in resolved],
-                           "weights": _plain(weights), **_plain(bound)}
+                           "weights": jsonable(weights), **jsonable(bound)}
     return model

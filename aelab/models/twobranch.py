@@ -7,8 +7,9 @@ Cross-stitch (Misra et al. 2016), cross-branch connections (patent CN109978074A)
 Probe names (forward order): for each stage ``k``, ``"<A task>.<probe>"`` and ``"<E task>.<probe>"`` for the
 backbone's probes in stage ``k`` (a branch's own stage output, before the connector), then
 ``"<A task>.connector<k>"`` and ``"<E task>.connector<k>"`` when a connector follows stage ``k`` (1-based): that
-connector's output for that branch, i.e. what enters the branch's next stage. ``layer()`` of a connector probe is
-an ``nn.Identity`` the output passes through, so forward hooks and captum see a single tensor.
+connector's output for that branch, i.e. what enters the branch's next stage, or its head after the last stage.
+``layer()`` of a connector probe is an ``nn.Identity`` the output passes through, so forward hooks and captum see
+a single tensor. Where the connectors go by default: :func:`aelab.models.connectors.resolve_boundaries`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from aelab.errors import ConfigError
 from aelab.models.backbones import Backbone
 from aelab.models.heads import Head
 from aelab.models.multitask import MultiTaskModel, probes_by_stage, run_stage_until, stage_of
@@ -26,8 +28,9 @@ from aelab.tasks import Task
 
 class TwoBranchModel(MultiTaskModel):
     """Two same-architecture branches (``branches[A]``, ``branches[E]``) with ``connectors["connector<i>"]`` after
-    stage ``i`` (1-based, i ≤ n−1). ``shared_parameters()``: all connector parameters except a learned AFI
-    temperature (METHODS.md §4 choice for GradNorm on soft-sharing networks)."""
+    stage ``i`` (1-based, 1 ≤ i ≤ n; after the last stage each head reads its branch's connector output).
+    ``shared_parameters()``: all connector parameters except a learned AFI temperature (METHODS.md §4 choice for
+    GradNorm on soft-sharing networks)."""
 
     def __init__(self, arch: str, tasks: Sequence[Task], branches: dict[str, Backbone],
                  connectors: dict[int, nn.Module], heads: dict[str, Head]):
@@ -39,9 +42,9 @@ class TwoBranchModel(MultiTaskModel):
         self.arch = arch
         self.branches = nn.ModuleDict(branches)
         self.n_stages = len(first.stages)
-        bad = [i for i in connectors if not 1 <= i < self.n_stages]
+        bad = [i for i in connectors if not 1 <= i <= self.n_stages]
         if bad:
-            raise ValueError(f"{arch}: connectors go after stages 1..{self.n_stages - 1}, got {bad}")
+            raise ConfigError(f"{arch} connector stages", bad, f"stage indices 1..{self.n_stages}")
         self.connectors = nn.ModuleDict({f"connector{i}": connectors[i] for i in sorted(connectors)})
         self.taps = nn.ModuleDict({key: nn.ModuleDict({t: nn.Identity() for t in names}) for key in self.connectors})
         self.heads = nn.ModuleDict(heads)

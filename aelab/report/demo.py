@@ -13,7 +13,7 @@ from typing import Any
 from aelab.errors import AelabError
 from aelab.report.plan import DEMO_STEPS, DemoStep
 from aelab.sweep.execute import RESULTS, Status, execute_notebook
-from aelab.sweep.parameters import ParameterError, check_parameters, notebook_parameters
+from aelab.sweep.parameters import ParameterError, check_parameters, check_value, notebook_parameters
 
 
 class DemoFailed(AelabError):
@@ -61,8 +61,9 @@ def step_parameters(step: DemoStep, options: DemoOptions, known: Mapping[str, An
 
 
 def check_plan(steps: Mapping[str, DemoStep], notebooks: Path, options: DemoOptions) -> None:
-    """Every notebook exists, every parameter the plan sets is one of its parameters, and every input comes from
-    an earlier step; raise :class:`ParameterError` otherwise, before anything runs."""
+    """Every notebook exists, every parameter the plan sets is one of its parameters, every ``--set`` value has
+    the type of the notebook's default and every input comes from an earlier step; raise :class:`ParameterError`
+    (or :class:`~aelab.errors.ConfigError` for a value of the wrong type) otherwise, before anything runs."""
     unknown_overrides = set(options.overrides) - set(steps)
     if unknown_overrides:
         raise ParameterError(f"--set names {', '.join(sorted(unknown_overrides))}, not a demo notebook; "
@@ -76,6 +77,8 @@ def check_plan(steps: Mapping[str, DemoStep], notebooks: Path, options: DemoOpti
         known = notebook_parameters(path)
         parameters = step_parameters(step, options, known)
         check_parameters(path, [*parameters, *step.inputs], f"demo step {stem!r}")
+        for name, value in options.overrides.get(stem, {}).items():
+            check_value(path, name, value, f"--set {stem}.{name}")
         for parameter, (source, key) in step.inputs.items():
             if source not in earlier:
                 raise ParameterError(f"demo step {stem!r}: input {parameter!r} comes from {source!r}, which is not "

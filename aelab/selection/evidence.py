@@ -13,11 +13,10 @@ from pathlib import Path
 
 import torch
 
-from aelab.prediction import load_run_model
+from aelab.load import LoadedRun, load_run
 from aelab.selection.choice import candidate_layers
 from aelab.tasks import get_task
 from aelab.viz.atlas import layer_atlas
-from aelab.viz.examples import examples
 from aelab.viz.groups import group_images, neuron_groups
 from aelab.viz.render import RenderSettings
 from aelab.viz.separability import LayerSeparability, separability
@@ -68,14 +67,15 @@ def _label_key(config: dict, available: Sequence[str]) -> str:
                      f"binary and its images carry no 'sentiment' label (labels: {sorted(available)})")
 
 
-def gather_evidence(run: str | Path, layers: Sequence[str] | None = None, *, n_images: int = 48, n_show: int = 3,
-                    settings: RenderSettings | None = None, n_shuffles: int = 5, seed: int = 0,
+def gather_evidence(run: str | Path | LoadedRun, layers: Sequence[str] | None = None, *, n_images: int = 48,
+                    n_show: int = 3, settings: RenderSettings | None = None, n_shuffles: int = 5, seed: int = 0,
                     progress: bool = False) -> SelectionEvidence:
     """Per layer (default: :func:`~aelab.selection.choice.candidate_layers`), separability of the positive vs
-    negative held-out images' neuron groups and the group pictures of ``n_show`` images of each class."""
-    folder = Path(run)
-    model, config = load_run_model(folder)
-    data = examples(config, n_images, seed=seed)
+    negative held-out images' neuron groups and the group pictures of ``n_show`` images of each class. Images and
+    atlases go through the run's own input normalisation (:func:`aelab.load_run`)."""
+    loaded = load_run(run)
+    folder, model, config = loaded.folder, loaded.model, loaded.config
+    data = loaded.examples(n_images, seed=seed)
     label = _label_key(config, list(data.labels))
     positive, negative = data.where(label, 1), data.where(label, 0)
     if min(len(positive), len(negative)) < 2:

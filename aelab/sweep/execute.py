@@ -39,7 +39,7 @@ class CellError:
 class Status:
     """Outcome of one notebook execution, as written to ``status.json``."""
 
-    status: str  # "ok", "failed" or "running"
+    status: str  # "ok", "failed", "running" or "interrupted" (its sweep was stopped)
     notebook: str
     seconds: float = 0.0
     error: CellError | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aelab.errors import AelabError
-from aelab.sweep.parameters import check_parameters
+from aelab.sweep.parameters import check_parameters, check_value
 
 PROJECT_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 KEYS = {"description": str, "notebook": str, "output": str, "fixed": dict, "product": dict, "zip": dict,
@@ -129,9 +129,13 @@ def grid_from_dict(values: Any, path: str | Path, root: str | None = None, data:
         raise GridError(path, "notebook", "missing; name the notebook to run, e.g. 01_train_multitask.ipynb")
     notebook = _find_notebook(path, values["notebook"])
     fixed = dict(values.get("fixed", {}))
+    origin = {name: f"fixed.{name}" for name in fixed}  # where each fixed value was written, for messages
     if root is not None or data is not None:
         fixed.update(values.get("real_data", {}))
-        fixed.update({k: v for k, v in (("root", root), ("data", data)) if v is not None})
+        origin.update({name: f"real_data.{name}" for name in values.get("real_data", {})})
+        given = {k: v for k, v in (("root", root), ("data", data)) if v is not None}
+        fixed.update(given)
+        origin.update({name: f"--{name}" for name in given})
     product, zipped = _axes(path, "product", values.get("product", {})), _axes(path, "zip", values.get("zip", {}))
     lengths = {name: len(axis) for name, axis in zipped.items()}
     if len(set(lengths.values())) > 1:
@@ -152,6 +156,8 @@ def grid_from_dict(values: Any, path: str | Path, root: str | None = None, data:
             seen[name] = place
     for place, names in places.items():
         check_parameters(notebook, names, f"{path}: {place}")
+    _check_types(path, notebook, fixed, origin, {"product": product, "zip": zipped},
+                 {seed_parameter: seeds} if seeds != [None] else {})
     reference = values.get("reference")
     if reference is not None:
         _check_reference(path, reference)
@@ -165,6 +171,21 @@ def grid_from_dict(values: Any, path: str | Path, root: str | None = None, data:
                 fixed=fixed, product=product, zip=zipped, seeds=list(seeds), seed_parameter=seed_parameter,
                 metrics=list(metrics), scale=float(values.get("scale", 1.0)), reference=reference,
                 description=values.get("description", ""))
+
+
+def _check_types(path: Path, notebook: Path, fixed: dict[str, Any], origin: dict[str, str],
+                 axes: dict[str, dict[str, list]], seeds: dict[str, list]) -> None:
+    """Every value the points get has the type of the notebook's default for it (see
+    :func:`~aelab.sweep.parameters.check_value`): found when the grid is read, not in a kernel later."""
+    for name, value in fixed.items():
+        check_value(notebook, name, value, f"{path}: {origin.get(name, f'fixed.{name}')}")
+    for place, values in axes.items():
+        for name, axis in values.items():
+            for i, value in enumerate(axis):
+                check_value(notebook, name, value, f"{path}: {place}.{name}[{i}]")
+    for name, axis in seeds.items():
+        for i, value in enumerate(axis):
+            check_value(notebook, name, value, f"{path}: seeds[{i}] (parameter {name})")
 
 
 def _check_reference(path: Path, reference: dict) -> None:

@@ -1,5 +1,6 @@
-"""Running a grid's points: each in its own folder, N at once, finished points skipped, and the one command per
-point that a cluster job array can run instead."""
+"""Running a grid's points: each in its own folder and process group, N at once, finished points skipped, a point
+still running elsewhere (its lock names a live process) never started twice, every point stopped and recorded as
+interrupted when the sweep is; and the one command per point that a cluster job array can run instead."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import os
 import shlex
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-from aelab.notebook import write_json_atomic
-from aelab.sweep.execute import Status, execute_notebook, read_status
+from aelab.io import write_json_atomic, write_yaml_atomic
+from aelab.sweep.execute import STATUS, Status, execute_notebook, read_status
 from aelab.sweep.grid import Grid, Point
+from aelab.sweep.lock import PointBusy, acquire, read_holder, release
+from aelab.sweep.processes import GRACE_SECONDS, signals_ignored, sigterm_interrupts, start_group, stop_groups
 
 POINTS = "points"
 
@@ -27,23 +31,22 @@ def point_folder(grid: Grid, point: Point) -> Path:
 
 def save_grid(grid: Grid) -> Path:
     """Write the resolved grid to ``<output>/grid.yaml`` (what ``--collect`` and ``--point`` read back)."""
-    import yaml
-
-    grid.output.mkdir(parents=True, exist_ok=True)
-    path = grid.output / "grid.yaml"
-    temporary = path.with_name(f".grid.yaml.{os.getpid()}.tmp")
-    temporary.write_text(yaml.safe_dump(grid.to_dict(), sort_keys=False))
-    os.replace(temporary, path)
-    return path
+    return write_yaml_atomic(grid.to_dict(), grid.output / "grid.yaml")
 
 
 def run_point(grid: Grid, point: Point) -> Status:
-    """Execute one point into its folder (its parameters saved first as ``point.json``)."""
+    """Execute one point into its folder (its parameters saved first as ``point.json``) while holding the point's
+    lock; raise :class:`~aelab.sweep.lock.PointBusy` when a live process holds it (the point runs there)."""
     folder = point_folder(grid, point)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic({"index": point.index, "notebook": str(grid.notebook), "parameters": point.parameters,
-                       "axes": point.axes, "seed": point.seed}, folder / "point.json")
-    return execute_notebook(grid.notebook, folder, point.parameters)
+    holder = acquire(folder)
+    if holder is not None:
+        raise PointBusy(f"{point.name}: {holder.describe(folder)}; skipped")
+    try:
+        write_json_atomic({"index": point.index, "notebook": str(grid.notebook), "parameters": point.parameters,
+                           "axes": point.axes, "seed": point.seed}, folder / "point.json")
+        return execute_notebook(grid.notebook, folder, point.parameters)
+    finally:
+        release(folder)
 
 
 def is_done(grid: Grid, point: Point) -> bool:
@@ -87,44 +90,101 @@ def default_jobs() -> int:
     return gpu_count() or max(1, (os.cpu_count() or 1) // 2)
 
 
-def run_points(grid: Grid, points: Sequence[Point], jobs: int,
-               say: Callable[[str], None] = print) -> dict[int, Status]:
-    """Run the points not yet done, ``jobs`` at a time, each as its own process (the command of
-    :func:`point_command`, output in the point's ``log.txt``); return every point's status."""
+@dataclass
+class _Running:
+    """A point whose process runs: the process (a group of its own), its GPU/CPU slot and its open log."""
+
+    point: Point
+    process: subprocess.Popen
+    slot: int
+    log: IO
+    start: float = field(default_factory=time.monotonic)
+
+
+def _start(grid: Grid, point: Point, slot: int, env: dict[str, str],
+           say: Callable[[str], None]) -> _Running | None:
+    """Lock the point for this sweep (its process takes the lock over) and start it; None when it runs elsewhere."""
+    folder = point_folder(grid, point)
+    holder = acquire(folder)
+    if holder is not None:
+        say(f"[sweep] {point.name}: {holder.describe(folder)}, skipped")
+        return None
+    log = (folder / "log.txt").open("w")
+    try:
+        return _Running(point, start_group(point_command(grid, point), log, env), slot, log)
+    except BaseException:
+        log.close()
+        release(folder)
+        raise
+
+
+def _finish(grid: Grid, job: _Running, say: Callable[[str], None]) -> None:
+    """Close a finished point's log, drop a lock its process left, say how it went."""
+    job.log.close()
+    folder = point_folder(grid, job.point)
+    release(folder, (job.process.pid, os.getpid()))
+    status, name = read_status(folder), job.point.name
+    if status is None:
+        say(f"[sweep] {name}: no status written, see {folder / 'log.txt'}")
+    elif status.ok:
+        say(f"[sweep] {name}: ok in {status.seconds:.0f} s")
+    elif status.error is not None:
+        say(f"[sweep] {name}: FAILED at {status.error.describe()}")
+    else:
+        say(f"[sweep] {name}: {status.status}, see {folder / 'log.txt'}")
+
+
+def _interrupted(grid: Grid, job: _Running) -> None:
+    """Record a stopped point as interrupted (not ok: a re-run runs it again) and drop its lock."""
+    job.log.close()
+    folder = point_folder(grid, job.point)
+    ours = (job.process.pid, os.getpid())
+    holder, status = read_holder(folder), read_status(folder)
+    if (holder is None or holder.pid in ours) and not (status and status.ok):
+        write_json_atomic(Status("interrupted", str(grid.notebook), round(time.monotonic() - job.start, 2),
+                                 parameters=status.parameters if status else job.point.parameters).to_dict(),
+                          folder / STATUS)
+    release(folder, ours)
+
+
+def run_points(grid: Grid, points: Sequence[Point], jobs: int, say: Callable[[str], None] = print,
+               grace: float = GRACE_SECONDS) -> dict[int, Status]:
+    """Run the points not yet done, ``jobs`` at a time, each as its own process group (the command of
+    :func:`point_command`, output in the point's ``log.txt``); return every point's status. A point whose lock a
+    live process holds is skipped. On Ctrl-C or SIGTERM every running point is stopped with all it started
+    (SIGTERM, SIGKILL after ``grace`` seconds), recorded as interrupted, and KeyboardInterrupt propagates."""
     save_grid(grid)
     todo = [p for p in points if not is_done(grid, p)]
     for point in points:
         if point not in todo:
             say(f"[sweep] {point.name}: ok already, skipped")
-    gpus = gpu_count()
-    slots = list(range(max(1, jobs)))
-    free, lock = list(slots), threading.Lock()
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-
-    def one(point: Point) -> None:
-        with lock:
-            slot = free.pop()
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
-        folder = point_folder(grid, point)
-        folder.mkdir(parents=True, exist_ok=True)
+    gpus, jobs = gpu_count(), max(1, jobs)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    free, running = list(range(jobs)), {}
+    say(f"[sweep] {len(todo)} of {len(points)} points to run, {jobs} at a time → {grid.output}")
+    with sigterm_interrupts():
         try:
-            with (folder / "log.txt").open("w") as log:
-                subprocess.run(point_command(grid, point), stdout=log, stderr=subprocess.STDOUT, env=env,
-                               check=False)
-        finally:
-            with lock:
-                free.append(slot)
-        status = read_status(folder)
-        if status is None:
-            say(f"[sweep] {point.name}: no status written, see {folder / 'log.txt'}")
-        elif status.ok:
-            say(f"[sweep] {point.name}: ok in {status.seconds:.0f} s")
-        else:
-            say(f"[sweep] {point.name}: FAILED at {status.error.describe()}")
-
-    say(f"[sweep] {len(todo)} of {len(points)} points to run, {max(1, jobs)} at a time → {grid.output}")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, todo))
+            while todo or running:
+                while todo and free:
+                    slot = free.pop()
+                    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+                    if gpus:
+                        env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+                    job = _start(grid, todo.pop(0), slot, env, say)
+                    if job is None:
+                        free.append(slot)
+                    else:
+                        running[job.point.index] = job
+                for index, job in list(running.items()):
+                    if job.process.poll() is not None:
+                        del running[index]
+                        free.append(job.slot)
+                        _finish(grid, job, say)
+                time.sleep(0.1)
+        except BaseException:
+            with signals_ignored():
+                stop_groups([job.process for job in running.values()], grace)
+                for job in running.values():
+                    _interrupted(grid, job)
+            raise
     return {p.index: read_status(point_folder(grid, p)) for p in points}

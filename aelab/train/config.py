@@ -1,15 +1,107 @@
-"""Every knob of a training run in one dataclass (nanoGPT-style), saved as the run's ``config.yaml``."""
+"""Every knob of a training run in one dataclass (nanoGPT-style), saved as the run's ``config.yaml``.
+
+Every value is checked when the config is made (:meth:`TrainConfig.validate`): names against the registries
+(data set kinds, architectures, backbones, balancers, tasks), types and ranges, the device against this
+machine, and the run name against escaping ``output``. A bad value raises :class:`~aelab.errors.ConfigError`
+before any data are read or any folder is made.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aelab.errors import UnknownNameError
+from aelab.errors import ConfigError
+from aelab.train import config_checks as checks
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("cosine", "step", "none")
+
+
+def data_kinds() -> list[str]:
+    """``synthae`` (generated in memory) and every reader of :data:`aelab.data.formats.READERS`."""
+    from aelab.data.formats import READERS
+
+    return list(dict.fromkeys(["synthae", *READERS]))
+
+
+def _architectures() -> list[str]:
+    from aelab.models import MODELS
+
+    return list(MODELS)
+
+
+def _backbones() -> list[str]:
+    from aelab.models import BACKBONES
+
+    return list(BACKBONES)
+
+
+def _balancers() -> list[str]:
+    from aelab.train.balancing import BALANCERS
+
+    return list(BALANCERS)
+
+
+def _normalizations() -> list[str]:
+    from aelab.data.transforms import MODEL_NORMALIZATIONS
+
+    return list(MODEL_NORMALIZATIONS)
+
+
+def _tasks() -> list[str]:
+    from aelab.tasks import TASKS
+
+    return list(TASKS)
+
+
+def _weights(parameter: str, value: Any) -> Any:
+    """None, "imagenet", a torchvision entry name or a state dict path, or ``{branch: one of those}``."""
+    if isinstance(value, dict):
+        return {checks.text()(f"{parameter}.{k}", k): checks.text(optional=True)(f"{parameter}.{k}", v)
+                for k, v in value.items()}
+    return checks.text(optional=True)(parameter, value)
+
+
+FIELD_CHECKS: dict[str, checks.Check] = {
+    "data": checks.one_of(data_kinds),
+    "root": checks.text(optional=True),
+    "data_options": checks.mapping,
+    "n_images": checks.integer(3),
+    "tasks": checks.name_list(_tasks),
+    "fractions": checks.fractions,
+    "folds": checks.integer(2, optional=True),
+    "fold": checks.integer(0),
+    "image_size": checks.integer(1),
+    "augment": checks.boolean,
+    "normalization": checks.one_of(_normalizations),
+    "arch": checks.one_of(_architectures),
+    "backbone": checks.one_of(_backbones),
+    "weights": _weights,
+    "model_options": checks.mapping,
+    "balancing": checks.one_of(_balancers),
+    "balancing_options": checks.mapping,
+    "optimizer": checks.one_of(lambda: OPTIMIZERS),
+    "lr": checks.number(positive=True),
+    "connector_lr": checks.number(positive=True, optional=True),
+    "momentum": checks.number(),
+    "weight_decay": checks.number(),
+    "scheduler": checks.one_of(lambda: SCHEDULERS),
+    "epochs": checks.integer(1),
+    "batch_size": checks.integer(1),
+    "max_batches": checks.integer(1, optional=True),
+    "seed": checks.integer(0),
+    "device": checks.check_device,
+    "amp": checks.boolean,
+    "num_workers": checks.integer(0),
+    "grad_ratio_every": checks.integer(0),
+    "output": checks.text(),
+    "name": checks.folder_name,
+    "progress": checks.boolean,
+}
+"""Field → its check (:mod:`aelab.train.config_checks`); every field of :class:`TrainConfig` has one."""
 
 
 @dataclass
@@ -53,26 +145,45 @@ class TrainConfig:
     num_workers: int = 0
     grad_ratio_every: int = 10  # record per-task gradient norms at the connectors every N steps (0: never)
     output: str = "runs"
-    name: str | None = None  # run name; default "<arch>-<backbone>"
+    name: str | None = None  # run name (one folder name under ``output``); default "<arch>-<backbone>"
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
-        if self.scheduler not in SCHEDULERS:
-            raise UnknownNameError("scheduler", self.scheduler, SCHEDULERS)
-        for name in ("epochs", "batch_size", "image_size", "n_images"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if not self.tasks:
-            raise ValueError("tasks must name at least one task")
-        if self.folds is not None and (int(self.folds) < 2 or not 0 <= int(self.fold) < int(self.folds)):
-            raise ValueError(f"folds must be at least 2 and fold in 0..folds-1, got folds={self.folds!r}, "
-                             f"fold={self.fold!r}")
-        self.tasks = list(self.tasks)
-        self.fractions = tuple(self.fractions)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (:data:`FIELD_CHECKS`), then the fields that depend on each other; store each
+        value in its plain type. Raises :class:`~aelab.errors.ConfigError` on the first bad value."""
+        for spec in dataclasses.fields(self):
+            setattr(self, spec.name, FIELD_CHECKS[spec.name](spec.name, getattr(self, spec.name)))
+        self._check_data()
+        if self.folds is not None and self.fold >= self.folds:
+            raise ConfigError("fold", self.fold, f"0 .. {self.folds - 1} (folds={self.folds})")
+        self._check_options()
+        if Path(self.output).exists() and not Path(self.output).is_dir():
+            raise ConfigError("output", self.output, "a folder (or a path to create one), not a file")
+
+    def _check_data(self) -> None:
+        if self.data == "synthae":
+            return
+        if self.root is None:
+            raise ConfigError("root", None, f"the folder of the {self.data!r} data set (data={self.data!r})")
+        if not Path(self.root).is_dir():
+            raise ConfigError("root", self.root, f"an existing folder holding the {self.data!r} data set")
+        from aelab.data.formats import READERS
+
+        checks.option_names("data_options", self.data_options, checks.keyword_options(READERS[self.data]),
+                            f"the {self.data!r} reader")
+
+    def _check_options(self) -> None:
+        from aelab.models import MODELS
+        from aelab.train.balancing import BALANCERS
+
+        checks.option_names("model_options", self.model_options, checks.keyword_options(MODELS[self.arch]),
+                            f"architecture {self.arch!r}")
+        checks.option_names("balancing_options", self.balancing_options,
+                            checks.constructor_options(BALANCERS[self.balancing], skip=("tasks",)),
+                            f"balancer {self.balancing!r}")
 
     @property
     def run_name(self) -> str:
@@ -85,12 +196,22 @@ class TrainConfig:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, naming any unknown key instead of ignoring it."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UnknownNameError("training parameter", unknown[0], sorted(known))
+    def from_dict(cls, values: dict[str, Any], *, saved: bool = False) -> TrainConfig:
+        """Build from a dict, naming any unknown key instead of ignoring it.
+
+        ``saved=True`` reads a config written by an earlier run (its ``config.yaml`` or checkpoint): a device
+        of the machine that trained it which this machine lacks becomes "auto"."""
+        if not isinstance(values, dict):
+            raise ConfigError("training parameters", values, "a mapping of parameter names to values")
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in known:
+                raise ConfigError("training parameter", key, checks.choices(key, sorted(known)))
+        if saved and "device" in values:
+            try:
+                checks.check_device("device", values["device"])
+            except ConfigError:
+                values = {**values, "device": "auto"}
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:

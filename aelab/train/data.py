@@ -1,16 +1,28 @@
-"""Build the train/val/test datasets a run needs from its config: SynthAE or a published data set."""
+"""Build the train/val/test datasets a run needs from its config: SynthAE or a published data set.
+
+With ``normalization="dataset"`` the training split's mean image (patent CN109978074A) is computed at the training
+image size, used by every split's transform and saved with the run as ``mean_image.pt``
+(:func:`save_normalization`), from where :func:`aelab.load_run` reads it back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from aelab.data import SynthAE, TaskDataset, eval_transform, kfold_indices, read_dataset, split_indices, train_transform
 from aelab.data.sample import Sample
+from aelab.data.transforms import compute_mean_image, mean_image_of, model_normalization
+from aelab.errors import DatasetNotFoundError
 from aelab.train.config import TrainConfig
+from aelab.train.runs import save_checkpoint
 
 SPLITS = ("train", "val", "test")
+MEAN_IMAGE_FILE = "mean_image.pt"
 
 
 def _official_split(samples: Sequence[Sample]) -> dict[str, list[Sample]] | None:
@@ -52,6 +64,9 @@ def split_samples(config: TrainConfig) -> dict[str, list[Sample]]:
     if config.root is None:
         raise ValueError(f"data={config.data!r} needs root= the folder of the data set")
     samples = read_dataset(config.data, config.root, **config.data_options)
+    if not samples:
+        raise DatasetNotFoundError(f"{config.root}: the {config.data!r} data set there holds no images; expected "
+                                   "at least 3 labelled images to split into train/val/test")
     if config.folds:
         return _fold_split(samples, config)
     official = _official_split(samples)
@@ -62,12 +77,26 @@ def split_samples(config: TrainConfig) -> dict[str, list[Sample]]:
     return {name: [samples[int(i)] for i in parts[name]] for name in SPLITS}
 
 
-def build_datasets(config: TrainConfig) -> dict[str, TaskDataset]:
-    """``TaskDataset`` per split with the METHODS §2 transforms at ``config.image_size``."""
-    evaluation = eval_transform(config.image_size, normalization=config.normalization)
-    training = train_transform(config.image_size, normalization=config.normalization) if config.augment else evaluation
+def build_datasets(config: TrainConfig, mean_image: torch.Tensor | None = None) -> dict[str, TaskDataset]:
+    """``TaskDataset`` per split with the METHODS §2 transforms at ``config.image_size``. ``normalization="dataset"``
+    subtracts ``mean_image``, by default the training split's mean image at ``config.image_size``."""
     parts = split_samples(config)
+    if config.normalization == "dataset" and mean_image is None:
+        mean_image = compute_mean_image(parts["train"], config.image_size)
+    options = {"normalization": config.normalization, "mean_image": mean_image}
+    evaluation = eval_transform(config.image_size, **options)
+    training = train_transform(config.image_size, **options) if config.augment else evaluation
     return {
         name: TaskDataset(parts[name], config.tasks, training if name == "train" else evaluation)
         for name in SPLITS if parts[name]
     }
+
+
+def save_normalization(model: nn.Module, normalization: str, datasets: Mapping[str, TaskDataset],
+                       folder: Path | None) -> None:
+    """Give ``model`` the input normalisation its datasets apply (``model.normalization``) and, when they subtract
+    a mean image, save it as ``folder / mean_image.pt`` (``folder`` None: save nothing)."""
+    mean_image = next((m for m in (mean_image_of(d.transform) for d in datasets.values()) if m is not None), None)
+    model.normalization = model_normalization(normalization, mean_image)
+    if folder is not None and mean_image is not None:
+        save_checkpoint({"mean_image": mean_image.detach().cpu()}, Path(folder) / MEAN_IMAGE_FILE)

@@ -8,11 +8,14 @@ from torch import nn
 
 
 def probe_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
-    """Where to measure: each connector's parameters (two-branch and three-stream models), else the shared
-    parameters (hard sharing), else nothing (independent single-task networks share no parameters)."""
-    connectors = [list(m.parameters()) for m in model.connector_modules()]
-    if any(connectors):
-        return {f"connector{i}": params for i, params in enumerate(connectors, start=1) if params}
+    """Where to measure: each connector's parameters, keyed as in the model (``"connector<i>"``: after stage i)
+    for two-branch and three-stream models, else the shared parameters (hard sharing), else nothing
+    (independent single-task networks share no parameters)."""
+    modules = model.connector_modules()
+    keys = {id(m): name.rpartition(".")[2] for name, m in model.named_modules()}  # "connectors.connector5"
+    connectors = {keys.get(id(m), f"connector{i}"): list(m.parameters()) for i, m in enumerate(modules, start=1)}
+    if any(connectors.values()):
+        return {name: params for name, params in connectors.items() if params}
     shared = list(model.shared_parameters())
     return {"shared": shared} if shared else {}
 

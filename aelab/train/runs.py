@@ -1,5 +1,6 @@
 """Run folders (DESIGN.md "Run folder"): ``runs/<name>/<utc-time>-<id>/`` with ``config.yaml``, ``metrics.csv``,
-``checkpoints/last.pt`` + ``best.pt`` (written atomically), ``grad_norms.csv`` and ``results.json``."""
+``checkpoints/last.pt`` + ``best.pt`` (written atomically), ``grad_norms.csv`` and ``results.json``, plus
+``train.lock`` while a process trains in it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import csv
 import os
 import platform
 import secrets
+import socket
 import subprocess
-import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,17 @@ import torch
 import yaml
 
 from aelab.errors import AelabError
-from aelab.notebook import write_json_atomic
+from aelab.io import CsvLog, refuse_symlinks, torch_save_atomic, write_json_atomic, write_yaml_atomic
 
 CHECKPOINTS = "checkpoints"
+LOCK = "train.lock"
+RUN_FILES = ("config.yaml", "metrics.csv", "grad_norms.csv", "results.json", "mean_image.pt", CHECKPOINTS,
+             f"{CHECKPOINTS}/last.pt", f"{CHECKPOINTS}/best.pt", LOCK)
+"""What a run writes in its folder (each refused when it is a symbolic link)."""
+
+__all__ = ["CHECKPOINTS", "LOCK", "RUN_FILES", "CsvLog", "RunInUseError", "RunLock", "check_run_files",
+           "checkpoint_path", "environment", "load_checkpoint", "new_run_folder", "read_config", "read_metrics",
+           "save_checkpoint", "write_config", "write_results"]
 
 
 def new_run_folder(name: str, root: str | Path = "runs") -> Path:
@@ -49,19 +59,9 @@ def environment() -> dict[str, Any]:
             "python": platform.python_version(), "git_commit": _git_commit()}
 
 
-def _atomic_path(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-
 def write_config(folder: Path, config: dict[str, Any]) -> Path:
     """``config.yaml``: every parameter plus the environment it ran in."""
-    path = folder / "config.yaml"
-    handle, temporary = _atomic_path(path)
-    with os.fdopen(handle, "w") as stream:
-        yaml.safe_dump({"config": config, "environment": environment()}, stream, sort_keys=False)
-    os.replace(temporary, path)
-    return path
+    return write_yaml_atomic({"config": config, "environment": environment()}, folder / "config.yaml")
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
@@ -74,11 +74,7 @@ def read_config(folder: str | Path) -> dict[str, Any]:
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
     """Write a checkpoint to a temporary file and rename it: an interruption never leaves half a file."""
-    handle, temporary = _atomic_path(path)
-    os.close(handle)
-    torch.save(state, temporary)
-    os.replace(temporary, path)
-    return path
+    return torch_save_atomic(state, path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -96,37 +92,6 @@ def checkpoint_path(folder: str | Path, which: str = "last") -> Path:
     return Path(folder) / CHECKPOINTS / f"{which}.pt"
 
 
-class CsvLog:
-    """Append-only CSV with a fixed header: the union of the keys of the first rows written together
-    (or the existing file's header)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fields: list[str] | None = None
-        if path.exists() and path.stat().st_size:
-            with path.open() as stream:
-                self.fields = next(csv.reader(stream))
-
-    def append(self, *rows: dict[str, Any]) -> None:
-        if self.fields is None:
-            self.fields = list(dict.fromkeys(key for row in rows for key in row))
-            with self.path.open("w", newline="") as stream:
-                csv.writer(stream).writerow(self.fields)
-        with self.path.open("a", newline="") as stream:
-            csv.DictWriter(stream, self.fields, extrasaction="ignore").writerows(rows)
-
-    def truncate_after(self, epoch: int) -> None:
-        """Drop rows of epochs after ``epoch`` (a resumed run rewrites them)."""
-        if self.fields is None:
-            return
-        with self.path.open() as stream:
-            rows = [r for r in csv.DictReader(stream) if int(r["epoch"]) <= epoch]
-        with self.path.open("w", newline="") as stream:
-            writer = csv.DictWriter(stream, self.fields)
-            writer.writeheader()
-            writer.writerows(rows)
-
-
 def read_metrics(folder: str | Path) -> list[dict[str, Any]]:
     """Rows of a run's ``metrics.csv`` with numbers parsed."""
     def parse(value: str) -> Any:
@@ -142,4 +107,101 @@ def read_metrics(folder: str | Path) -> list[dict[str, Any]]:
 
 
 def write_results(folder: Path, results: dict[str, Any]) -> Path:
+    """``results.json`` (NaN written as null)."""
     return write_json_atomic(results, folder / "results.json")
+
+
+def check_run_files(folder: str | Path) -> None:
+    """Refuse a run folder where any file a run writes (:data:`RUN_FILES`) is a symbolic link."""
+    refuse_symlinks(folder, RUN_FILES)
+
+
+class RunInUseError(AelabError, RuntimeError):
+    """Another live process holds the run folder's lock; the message names its PID."""
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would signal the process there: never treat a lock as stale
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+class RunLock:
+    """``train.lock`` in a run folder, created with ``O_CREAT | O_EXCL`` and holding ``"<pid> <host>"``: one
+    process at a time trains in a folder. A lock left by a process of this host that no longer exists is taken
+    over; one held by a live process (or another host's) raises :class:`RunInUseError` naming its PID."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / LOCK
+        self.held = False
+
+    @staticmethod
+    def _owner(path: Path) -> tuple[int, str]:
+        """PID and host written in a lock file; (0, this host) when it is gone or unreadable."""
+        for wait in (0.0, 0.2):  # a lock created an instant ago may not hold its PID yet
+            time.sleep(wait)
+            try:
+                pid, _, host = path.read_text().strip().partition(" ")
+                return int(pid), host or socket.gethostname()
+            except (OSError, ValueError):
+                continue
+        return 0, socket.gethostname()
+
+    def _refuse(self, pid: int, host: str) -> RunInUseError:
+        where = "" if host == socket.gethostname() else f" on host {host}"
+        return RunInUseError(f"{self.path.parent} is in use by another training process (PID {pid}{where}); "
+                             f"wait for it to finish, or delete {self.path} if that process is gone")
+
+    def _take_over_stale(self) -> None:
+        """Move a dead owner's lock aside (an atomic rename: of two processes only one wins it)."""
+        pid, host = self._owner(self.path)
+        if host != socket.gethostname() or _process_alive(pid):
+            raise self._refuse(pid, host)
+        aside = self.path.with_name(f".{LOCK}.{os.getpid()}.stale")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:  # someone else moved it first
+            return
+        moved_pid, moved_host = self._owner(aside)
+        if moved_pid != pid and _process_alive(moved_pid):  # a fresh lock was moved: put it back
+            try:
+                os.link(aside, self.path)
+            finally:
+                aside.unlink(missing_ok=True)
+            raise self._refuse(moved_pid, moved_host)
+        aside.unlink(missing_ok=True)
+
+    def acquire(self) -> RunLock:
+        """Take the lock (see the class); returns itself."""
+        for _ in range(3):
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0),
+                                 0o644)
+            except FileExistsError:
+                self._take_over_stale()
+                continue
+            with os.fdopen(handle, "w") as stream:
+                stream.write(f"{os.getpid()} {socket.gethostname()}\n")
+            self.held = True
+            return self
+        raise self._refuse(*self._owner(self.path))
+
+    def release(self) -> None:
+        """Remove the lock when this process holds it."""
+        if self.held and self._owner(self.path)[0] == os.getpid():
+            self.path.unlink(missing_ok=True)
+        self.held = False
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

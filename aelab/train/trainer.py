@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,24 +22,29 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from aelab.errors import AelabError
+from aelab.errors import AelabError, ConfigError
 from aelab.models import build_model
 from aelab.models.inputs import call_model, fit_model_options
 from aelab.tasks import get_task
 from aelab.train.balancing import build_balancer
+from aelab.train.checks import check_input_size, first_non_finite, rng_state, set_rng_state, state_non_finite
 from aelab.train.config import TrainConfig
-from aelab.train.data import build_datasets
+from aelab.train.data import build_datasets, save_normalization
 from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mean, average_gradients, close_context,
                                      init_context)
 from aelab.train.evaluation import SplitResult, evaluate
 from aelab.train.gradients import probe_groups, task_gradient_norms
 from aelab.train.losses import model_task_losses
-from aelab.train.runs import (CsvLog, checkpoint_path, load_checkpoint, new_run_folder, save_checkpoint,
-                              write_config, write_results)
+from aelab.train.runs import (CsvLog, RunLock, check_run_files, checkpoint_path, load_checkpoint, new_run_folder,
+                              save_checkpoint, write_config, write_results)
+
+DEFAULT_EPOCHS: int = TrainConfig.__dataclass_fields__["epochs"].default
+"""A resumed run whose config carries this default (no epoch count was asked for) keeps its own count."""
 
 
 class TrainingDivergedError(AelabError, FloatingPointError):
-    """A loss became NaN or infinite; the message names epoch, batch and task."""
+    """A loss, a validation loss, a parameter or a buffer became NaN or infinite; the message names the epoch,
+    what was not finite and the last checkpoint that is."""
 
 
 @dataclass
@@ -87,20 +93,27 @@ def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.o
 class Trainer:
     """Holds the pieces of one run; :meth:`run` trains, validates, checkpoints and tests."""
 
-    def __init__(self, config: TrainConfig, resume: str | Path | None = None):
+    def __init__(self, config: TrainConfig, resume: str | Path | None = None, epochs: int | None = None):
+        """``resume``: a run folder or checkpoint to continue with the run's own config. Its epoch count is kept
+        unless ``epochs`` is given or ``config.epochs`` differs from the default; a new count rebuilds the
+        learning-rate schedule for the new total (see :meth:`_restore`)."""
         self.context: Context = init_context(config.device)
         self.checkpoint = self._find_checkpoint(resume) if resume else None
-        if self.checkpoint is not None:  # the run's own config, with this call's epoch count and output flags
-            saved = TrainConfig.from_dict(self.checkpoint["config"])
-            config = saved.replace(epochs=config.epochs, progress=config.progress, device=config.device)
+        if self.checkpoint is not None:
+            config = self._resumed_config(config, epochs, resume)
+        elif epochs is not None:
+            config = config.replace(epochs=epochs)
         self.config = config
         self.device = self.context.device
         seed_everything(config.seed)
         self.tasks = [get_task(t) for t in config.tasks]
         self.datasets = build_datasets(config)
-        if "train" in self.datasets:  # options learned from the training split (MCN: its vocabulary)
-            options = fit_model_options(config.arch, self.datasets["train"].samples, config.model_options)
-            config = self.config = config.replace(model_options=options)
+        if "train" not in self.datasets:
+            raise ConfigError("data", config.data, "a data set whose training split holds at least one image "
+                              f"(splits found: {', '.join(self.datasets) or 'none'})")
+        # options learned from the training split (MCN: its vocabulary)
+        options = fit_model_options(config.arch, self.datasets["train"].samples, config.model_options)
+        config = self.config = config.replace(model_options=options)
         self.model = build_model(config.arch, config.backbone, tasks=config.tasks, weights=config.weights,
                                  **config.model_options).to(self.device)
         self.balancer = build_balancer(config.balancing, config.tasks, **config.balancing_options).to(self.device)
@@ -115,17 +128,49 @@ class Trainer:
             self.train_model = DistributedDataParallel(self.model, device_ids=device_ids)
         self.groups = {} if self.context.distributed else probe_groups(self.model)
         self.start_epoch, self.best_score, self.best_epoch, self.step = 0, -math.inf, -1, 0
+        self.good_epoch: int | None = None  # epochs held by the last checkpoint checked to be finite
+        check_input_size(self.model, self.datasets["train"], config.image_size, self.device)
+        self.lock: RunLock | None = None
         self.folder = self._folder(resume)
+        try:
+            self._open_folder()
+        except BaseException:
+            self._release()
+            raise
+
+    def _open_folder(self) -> None:
+        """What writes into the run folder (after the lock is held)."""
+        config = self.config
+        if self.context.is_main and (self.checkpoint is None or config.epochs != self.checkpoint["config"]["epochs"]):
+            write_config(self.folder, config.to_dict())
+        save_normalization(self.model, config.normalization, self.datasets,
+                           self.folder if self.context.is_main else None)
         self.metrics_log = CsvLog(self.folder / "metrics.csv")
         self.grad_log = CsvLog(self.folder / "grad_norms.csv")
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
+            set_rng_state(self.checkpoint)
 
     # ---- set-up helpers ------------------------------------------------------------------------------
     def _amp_dtype(self) -> torch.dtype | None:
         if not (self.config.amp and self.device.type == "cuda"):
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def _resumed_config(self, config: TrainConfig, epochs: int | None, resume: str | Path) -> TrainConfig:
+        """The run's own config with this call's output flags and epoch count (the run's own when not asked)."""
+        bad = state_non_finite(self.checkpoint)
+        if bad is not None:
+            raise TrainingDivergedError(f"{resume} cannot be resumed: its checkpoint's {bad}; resume from a copy of "
+                                        "an earlier checkpoint")
+        saved = self.checkpoint["config"]
+        if epochs is None:
+            epochs = config.epochs if config.epochs != DEFAULT_EPOCHS else saved["epochs"]
+        done = int(self.checkpoint["epoch"])
+        if epochs < done:
+            raise ConfigError("epochs", epochs, f"at least {done}, the epochs {resume} has already trained")
+        # this machine's device, not the one the run was saved on
+        return TrainConfig.from_dict({**saved, "epochs": epochs, "progress": config.progress, "device": config.device})
 
     @staticmethod
     def _find_checkpoint(resume: str | Path) -> dict[str, Any]:
@@ -134,33 +179,81 @@ class Trainer:
         return load_checkpoint(path)
 
     def _folder(self, resume: str | Path | None) -> Path:
+        """The run folder (new, or the resumed one), locked by the main process; nothing is written into a
+        resumed folder before its files are checked and the lock is held."""
         if resume is not None:
             path = Path(resume)
-            return path if path.is_dir() else path.parent.parent
+            folder = path if path.is_dir() else path.parent.parent
+            if self.context.is_main:
+                check_run_files(folder)
+                self.lock = RunLock(folder).acquire()
+            return folder
         if not self.context.is_main:
             return Path(self.config.output) / ".nonmain"
         folder = new_run_folder(self.config.run_name, self.config.output)
-        write_config(folder, self.config.to_dict())
+        self.lock = RunLock(folder).acquire()
         return folder
 
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
     def _restore(self, state: dict[str, Any]) -> None:
+        """Load a checkpoint. When the run now has another epoch count than it was built for, the schedule is
+        rebuilt for the new total and advanced to the resumed epoch, so the added epochs follow the new schedule
+        instead of the old one's end (learning rate 0 for cosine)."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        if self.config.epochs == state["config"]["epochs"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        else:
+            self._rebuild_schedule(state["epoch"])
         self.balancer.load_state_dict(state["balancer"])
         self.start_epoch, self.step = state["epoch"], state["step"]
+        self.good_epoch = self.start_epoch
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
         if self.context.is_main:
             self.metrics_log.truncate_after(self.start_epoch - 1)
             self.grad_log.truncate_after(self.start_epoch - 1)
+
+    def _rebuild_schedule(self, epochs_done: int) -> None:
+        """A fresh schedule for ``config.epochs`` from each group's initial learning rate, stepped ``epochs_done``
+        times: the learning rate an uninterrupted run of the new length would have at this epoch."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self.scheduler = _scheduler(self.config, self.optimizer)
+        with warnings.catch_warnings():  # stepping without optimizer steps is the point here
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(epochs_done):
+                self.scheduler.step()
 
     def _state(self, epoch: int) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "balancer": self.balancer.state_dict(),
             "epoch": epoch, "step": self.step, "best_score": self.best_score, "best_epoch": self.best_epoch,
-            "torch_rng": torch.get_rng_state(), "config": self.config.to_dict(),
+            "config": self.config.to_dict(), **rng_state(),
         }
+
+    def _last_good(self) -> str:
+        if self.good_epoch is None:
+            return "No finite checkpoint was written"
+        return f"The last good checkpoint is {checkpoint_path(self.folder)} (after epoch {self.good_epoch})"
+
+    def _check_savable(self, epoch: int, losses: dict[str, float] | None = None) -> None:
+        """Stop before a checkpoint with a non-finite validation loss, parameter or buffer is written."""
+        bad = first_non_finite({"model": self.model, "balancer": self.balancer}, losses)
+        if bad is not None:
+            raise TrainingDivergedError(
+                f"after epoch {epoch}: {bad}; training stopped and nothing of this epoch was saved. "
+                f"{self._last_good()} (lower lr, or try another balancer)."
+            )
+
+    def _save_last(self, epoch: int) -> None:
+        """``last.pt`` after ``epoch`` finished epochs (the main process writes; every process tracks it)."""
+        if self.context.is_main:
+            save_checkpoint(self._state(epoch), checkpoint_path(self.folder))
+        self.good_epoch = epoch
 
     def loader(self, split: str, shuffle: bool, epoch: int = 0) -> DataLoader:
         """Batches of one split; training batches follow :class:`GlobalBatchSampler` for ``(seed, epoch)``."""
@@ -186,10 +279,9 @@ class Trainer:
     def _check_finite(self, losses: dict[str, torch.Tensor], epoch: int, batch_index: int) -> None:
         for task, loss in losses.items():
             if not torch.isfinite(loss):
-                last = checkpoint_path(self.folder)
                 raise TrainingDivergedError(
                     f"loss of task {task!r} is {loss.item()} at epoch {epoch + 1}, batch {batch_index + 1}; "
-                    f"training stopped. The last good checkpoint is {last} (lower lr, or try another balancer)."
+                    f"training stopped. {self._last_good()} (lower lr, or try another balancer)."
                 )
 
     def train_epoch(self, epoch: int) -> tuple[dict[str, float], int]:
@@ -245,17 +337,27 @@ class Trainer:
         return row
 
     def run(self) -> Run:
+        """Train (validating and checkpointing each epoch), then test; the run folder's lock is released at the end,
+        however it ends."""
+        try:
+            return self._run()
+        finally:
+            self._release()
+
+    def _run(self) -> Run:
         config = self.config
         run = Run(self.folder, config, model=self.model)
         started = time.perf_counter()
         images_seen = 0
         try:
-            if self.checkpoint is None and self.context.is_main:
-                save_checkpoint(self._state(0), checkpoint_path(self.folder))
+            if self.checkpoint is None:
+                self._check_savable(0)
+                self._save_last(0)
             for epoch in range(self.start_epoch, config.epochs):
                 seed_everything(config.seed * 1000 + epoch)
                 epoch_start = time.perf_counter()
                 train_losses, images = self.train_epoch(epoch)
+                self._check_savable(epoch + 1)
                 seconds = time.perf_counter() - epoch_start
                 images_seen += images
                 self.balancer.epoch_end(train_losses)
@@ -271,14 +373,14 @@ class Trainer:
                         result = evaluate(self.model, self.loader("val", False), self.tasks, self.device)
                         rows.append(self._split_row(epoch, "val", result, extra))
                         score = result.score
+                        self._check_savable(epoch + 1, result.losses)
                     self.metrics_log.append(*rows)
                     run.history.extend(rows)
                     if score > self.best_score:
                         self.best_score, self.best_epoch = score, epoch
                         save_checkpoint(self._state(epoch + 1), checkpoint_path(self.folder, "best"))
                 self.scheduler.step()
-                if self.context.is_main:
-                    save_checkpoint(self._state(epoch + 1), checkpoint_path(self.folder))
+                self._save_last(epoch + 1)
         except KeyboardInterrupt:
             if self.context.is_main:
                 print(f"\ninterrupted: {checkpoint_path(self.folder)} holds the last finished epoch; "
@@ -313,8 +415,10 @@ class Trainer:
 def fit(config: TrainConfig | None = None, *, resume: str | Path | None = None, **overrides: Any) -> Run:
     """Train a multi-task model as ``config`` (or keyword overrides of the defaults) says; see :class:`TrainConfig`.
 
-    ``resume`` (a run folder or a ``last.pt``) continues that run in its folder with its own config.
-    Returns a :class:`Run` with the folder, per-epoch rows and results (val/test metrics, confusion matrices).
+    ``resume`` (a run folder or a ``last.pt``) continues that run in its folder with its own config and epoch
+    count; ``epochs=N`` (a keyword, or a config whose ``epochs`` is not the default) trains it to N epochs
+    instead, with the learning-rate schedule rebuilt for N. Returns a :class:`Run` with the folder, per-epoch
+    rows and results (val/test metrics, confusion matrices).
     """
     config = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
-    return Trainer(config, resume=resume).run()
+    return Trainer(config, resume=resume, epochs=overrides.get("epochs")).run()

@@ -31,11 +31,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from aelab.errors import AelabError
-from aelab.models.backbones import Normalization
+from aelab.load import LoadedRun, load_run
 from aelab.notebook import write_json_atomic
-from aelab.train.runs import checkpoint_path, load_checkpoint, save_checkpoint
+from aelab.train.runs import load_checkpoint, save_checkpoint
 from aelab.viz.objectives import channel
-from aelab.viz.probe import LayerProbe, input_normalization
+from aelab.viz.probe import LayerProbe, model_normalization, normalization_key
 from aelab.viz.render import RenderSettings, auto_batch_size, frozen, layer_channels, model_device, render
 
 ATLAS_FORMAT = 1  # part of every key: bump when the stored images would change for the same settings
@@ -64,11 +64,11 @@ def state_dict_hash(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def atlas_key(model_key: str, layer: str, settings: RenderSettings,
-              normalization: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
-    """Hex key of one atlas: model identity, layer, render settings (except batch size), input normalisation."""
+def atlas_key(model_key: str, layer: str, settings: RenderSettings, normalization: list | dict) -> str:
+    """Hex key of one atlas: model identity, layer, render settings (except batch size), input normalisation
+    (:func:`~aelab.viz.probe.normalization_key`)."""
     payload = {"format": ATLAS_FORMAT, "model": model_key, "layer": layer, "settings": settings.key(),
-               "normalization": [list(normalization[0]), list(normalization[1])]}
+               "normalization": normalization}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -168,7 +168,7 @@ def layer_atlas(model: nn.Module, layer: str, settings: RenderSettings = RenderS
     channels = layer_channels(model, layer, settings.size)
     if cache_dir is None:
         return _from_bytes(_to_bytes(_render(model, layer, list(range(channels)), settings, progress)))
-    normalization = input_normalization(model)
+    normalization = normalization_key(model_normalization(model))
     model_key = key if key is not None else state_dict_hash(model)
     digest = atlas_key(model_key, layer, settings, normalization)
     store = _AtlasFolder(Path(cache_dir) / f"{_safe(layer)}-{digest}", channels, settings.size)
@@ -176,7 +176,7 @@ def layer_atlas(model: nn.Module, layer: str, settings: RenderSettings = RenderS
     if whole is not None:
         return _from_bytes(whole)
     store.write_meta({"layer": layer, "channels": channels, "model": model_key, "settings": settings.key(),
-                      "normalization": [list(normalization[0]), list(normalization[1])], "format": ATLAS_FORMAT,
+                      "normalization": normalization, "format": ATLAS_FORMAT,
                       "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     done = store.load_parts()
     missing = [c for c in range(channels) if c not in done]
@@ -203,42 +203,17 @@ def _render(model: nn.Module, layer: str, channels: list[int], settings: RenderS
     return render(model, channel(layer, channels), settings, progress=progress, indices=channels)
 
 
-def _run_normalization(config: dict) -> Normalization | None:
-    """The input normalisation a run was trained with, when it is not the model's own (ImageNet)."""
-    name = config.get("normalization", "imagenet")
-    if name == "none":
-        return Normalization(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    if name == "dataset":  # a mean image was subtracted; the closest per-channel form is ImageNet's mean, std 1
-        return Normalization(mean=(0.485, 0.456, 0.406), std=(1.0, 1.0, 1.0))
-    return None
-
-
-def run_checkpoint(run_folder: str | Path, checkpoint: str = "best") -> Path:
-    """The checkpoint file :func:`aelab.prediction.load_run_model` reads (``best``, else ``last``)."""
-    path = checkpoint_path(run_folder, checkpoint)
-    if not path.exists() and checkpoint == "best":
-        path = checkpoint_path(run_folder, "last")
-    if not path.exists():
-        raise AelabError(f"{run_folder} has no checkpoint {checkpoint!r} (looked for {path})")
-    return path
-
-
-def run_atlas(run_folder: str | Path, layer: str, settings: RenderSettings = RenderSettings(),
+def run_atlas(run_folder: str | Path | LoadedRun, layer: str, settings: RenderSettings = RenderSettings(),
               checkpoint: str = "best", device: str = "auto", progress: bool = True,
               cache_dir: str | Path | None = None) -> torch.Tensor:
     """:func:`layer_atlas` of a trained run's model (``checkpoint``: best, else last), cached in
     ``<run_folder>/atlas/`` and keyed by the checkpoint file's hash. Images go through the normalisation the run
-    was trained with (config ``normalization``)."""
-    from aelab.prediction import load_run_model  # prediction imports the data stack; only needed here
-
-    path = run_checkpoint(run_folder, checkpoint)
-    model, config = load_run_model(run_folder, checkpoint, device)
-    normalization = _run_normalization(config)
-    if normalization is not None:
-        model.normalization = normalization
-    folder = Path(run_folder) / ATLAS_FOLDER if cache_dir is None else Path(cache_dir)
-    return layer_atlas(model, layer, settings, cache_dir=folder, key=f"checkpoint:{file_hash(path)}",
-                       progress=progress)
+    was trained with (config ``normalization``; see :func:`aelab.load_run`). ``run_folder`` may also be a
+    :class:`~aelab.load.LoadedRun`."""
+    loaded = load_run(run_folder, checkpoint, device)
+    folder = loaded.folder / ATLAS_FOLDER if cache_dir is None else Path(cache_dir)
+    key = f"checkpoint:{file_hash(loaded.checkpoint)}"
+    return layer_atlas(loaded.model, layer, settings, cache_dir=folder, key=key, progress=progress)
 
 
 def atlas_sheet(atlas: torch.Tensor, columns: int = 16, title: str | None = None, layer: str | None = None,

@@ -1,9 +1,13 @@
 """Grad-CAM (Selvaraju et al. 2017) for any task head, class and probe layer, through captum (METHODS §6).
 
 ``grad_cam(model, images, layer, task, target)`` wraps the multi-task model so that captum sees one output
-tensor per call (:class:`TaskOutput`), runs ``captum.attr.LayerGradCam`` on the module of probe ``layer``
-(``model.layer(layer)``), upsamples with ``LayerAttribution.interpolate`` (bilinear) to the input size, applies a
-ReLU and divides each map by its maximum, so every returned map lies in [0, 1] (an all-zero map stays zero).
+tensor per call (:class:`TaskOutput`) and runs ``captum.attr.LayerGradCam`` on the module of probe ``layer``
+(``model.layer(layer)``). In the order of Selvaraju et al. (2017, eqs. 1–2) the map is
+``L = ReLU(Σ_k α_k A^k)`` on the layer's own grid (``relu_attributions=True``), with ``α_k`` the spatial mean of
+``∂y^c/∂A^k``; only then is it upsampled with ``LayerAttribution.interpolate`` (bilinear) to the input size, and
+each map is divided by its maximum, so every returned map lies in [0, 1] (an all-zero map stays zero). The order
+matters: bilinear upsampling mixes neighbouring cells, so a ReLU applied after it would let negative cells cancel
+part of their positive neighbours and move the map's mass.
 
 Targets (what "class" means per head kind):
 
@@ -77,7 +81,8 @@ def _targets(target: TargetSpec, count: int) -> torch.Tensor | None:
 
 
 def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
-    """ReLU, then each map (leading dim) divided by its maximum; all-zero maps stay zero."""
+    """Each map (leading dim) divided by its maximum; all-zero maps stay zero. Negative values are clipped
+    first (a no-op on :func:`grad_cam`'s maps, which are ReLU'd on the layer's grid before upsampling)."""
     maps = maps.clamp(min=0)
     peak = maps.flatten(1).amax(dim=1).clamp(min=1e-12).view(-1, *[1] * (maps.dim() - 1))
     return maps / peak
@@ -98,10 +103,10 @@ def grad_cam(
 
     ``images``: ``(B, 3, H, W)`` (or one ``(3, H, W)``), already transformed as the model expects.
     ``target``: a class index for every image, one per image, or None for each image's predicted class (see the
-    module docstring for binary / regression heads). Maps are upsampled bilinearly to ``size`` (default the
-    input's H×W); with ``normalize`` (default) they are ReLU'd and scaled to max 1 per image, otherwise the raw
-    (upsampled, signed) captum attribution is returned. The model is run in eval mode (restored afterwards) in
-    chunks of ``batch_size`` images.
+    module docstring for binary / regression heads). Each map is ``ReLU(Σ_k α_k A^k)`` on the layer's grid,
+    then upsampled bilinearly to ``size`` (default the input's H×W); with ``normalize`` (default) it is scaled to
+    max 1 per image, otherwise returned at captum's scale (non-negative either way). The model is run in eval
+    mode (restored afterwards) in chunks of ``batch_size`` images.
     """
     if images.dim() == 3:
         images = images.unsqueeze(0)
@@ -124,7 +129,7 @@ def grad_cam(
                     chunk_targets = wrapper(chunk).argmax(dim=1)
             else:
                 chunk_targets = targets[start:start + batch_size].to(device)
-            attribution = cam.attribute(chunk, target=chunk_targets)
+            attribution = cam.attribute(chunk, target=chunk_targets, relu_attributions=True)  # ReLU, then upsample
             maps.append(LayerAttribution.interpolate(attribution, size, interpolate_mode="bilinear")[:, 0].detach())
     finally:
         model.train(was_training)

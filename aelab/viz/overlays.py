@@ -20,18 +20,15 @@ from PIL import Image
 
 from aelab.viz.cam import box_area, cam_mass_in_box, half_box
 from aelab.viz.groups import OPTIMISED_LABEL, PAPER_LABEL, NeuronGroups
-from aelab.viz.probe import input_normalization
+from aelab.viz.probe import denormalize_input, model_normalization
 from aelab.viz.separability import LayerSeparability
 from aelab.viz.spatial import SpatialGrid
 
 
 def denormalize(images: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
-    """A model's normalised input ``(…, 3, H, W)`` back to RGB in [0, 1] (its own mean / std)."""
-    mean, std = input_normalization(model)
-    shape = (3, 1, 1)
-    mean_t = torch.tensor(mean, dtype=images.dtype, device=images.device).view(shape)
-    std_t = torch.tensor(std, dtype=images.dtype, device=images.device).view(shape)
-    return (images * std_t + mean_t).clamp(0, 1)
+    """A model's normalised input ``(…, 3, H, W)`` back to RGB in [0, 1] (its own normalisation: mean / std, or
+    the mean image of a run trained with ``normalization="dataset"``)."""
+    return denormalize_input(images, model_normalization(model)).clamp(0, 1)
 
 
 def to_hwc(image) -> np.ndarray:

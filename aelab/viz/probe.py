@@ -9,28 +9,77 @@ accepted: its submodule (a ``named_modules()`` name) is hooked and the forward p
 once that module has produced its output.
 
 Images given to :func:`layer_activations` or a :class:`LayerProbe` with ``normalize=True`` are RGB in [0, 1];
-the model's input normalisation (:func:`input_normalization`) is applied first.
+the model's input normalisation (:func:`model_normalization`) is applied first: per-channel mean / std, or the
+training set's mean image (patent CN109978074A), resized to the input when it is rendered at another size.
+A run loaded with :func:`aelab.load_run` carries the normalisation it was trained with.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from aelab.data.transforms import InputNormalization, MeanImageNormalization
 from aelab.errors import UnknownNameError
 from aelab.models.backbones import IMAGENET_NORMALIZATION, Backbone, Normalization
 
 
-def input_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(mean, std)`` per RGB channel that ``model`` expects of images in [0, 1].
+def model_normalization(model: nn.Module) -> InputNormalization:
+    """The input normalisation ``model`` expects of RGB images in [0, 1].
 
-    A model's own ``normalization`` attribute (every :class:`Backbone` has one; set one on a loaded model whose
-    run used another normalisation), else that of its first backbone (multi-task models), else ImageNet's.
+    A model's own ``normalization`` attribute (every :class:`Backbone` has one; :func:`aelab.load_run` sets the
+    run's own on the model it loads), else that of its first backbone (multi-task models), else ImageNet's.
     """
     norm = getattr(model, "normalization", None)
-    if not isinstance(norm, Normalization):
-        norm = next((m.normalization for m in model.modules() if isinstance(m, Backbone)), IMAGENET_NORMALIZATION)
+    if isinstance(norm, (Normalization, MeanImageNormalization)):
+        return norm
+    return next((m.normalization for m in model.modules() if isinstance(m, Backbone)), IMAGENET_NORMALIZATION)
+
+
+def input_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` per RGB channel that ``model`` expects of images in [0, 1] (see :func:`model_normalization`).
+    A mean-image normalisation is summarised by its per-channel mean and std 1; :func:`normalize_input` applies
+    the whole image."""
+    norm = model_normalization(model)
+    if isinstance(norm, MeanImageNormalization):
+        return tuple(float(v) for v in norm.image.mean(dim=(1, 2))), (1.0, 1.0, 1.0)
     return tuple(norm.mean), tuple(norm.std)
+
+
+def _mean_std(norm: InputNormalization, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std broadcastable to ``like`` (…, 3, H, W), on its device and dtype."""
+    if isinstance(norm, MeanImageNormalization):
+        mean = norm.image.to(like.device, like.dtype)[None]
+        if mean.shape[-2:] != like.shape[-2:]:
+            mean = F.interpolate(mean, size=tuple(like.shape[-2:]), mode="bilinear", align_corners=False,
+                                 antialias=True)
+        return mean[0], torch.ones(3, 1, 1, device=like.device, dtype=like.dtype)
+    mean, std = (torch.tensor(v, device=like.device, dtype=like.dtype).view(3, 1, 1) for v in (norm.mean, norm.std))
+    return mean, std
+
+
+def normalize_input(images: torch.Tensor, norm: InputNormalization) -> torch.Tensor:
+    """RGB images (…, 3, H, W) in [0, 1] → a model's input under ``norm`` (a mean image is resized to H×W)."""
+    mean, std = _mean_std(norm, images)
+    return (images - mean) / std
+
+
+def denormalize_input(inputs: torch.Tensor, norm: InputNormalization) -> torch.Tensor:
+    """The inverse of :func:`normalize_input` (not clamped)."""
+    mean, std = _mean_std(norm, inputs)
+    return inputs * std + mean
+
+
+def normalization_key(norm: InputNormalization) -> list | dict:
+    """A JSON value that identifies ``norm`` (cache keys): ``[mean, std]``, or the mean image's SHA-256."""
+    if isinstance(norm, MeanImageNormalization):
+        image = norm.image.detach().to("cpu", torch.float32).contiguous()
+        digest = hashlib.sha256(f"{tuple(image.shape)}|".encode() + image.numpy().tobytes()).hexdigest()
+        return {"mean_image": digest}
+    return [list(norm.mean), list(norm.std)]
 
 
 def probe_layers(model: nn.Module) -> list[str]:
@@ -86,16 +135,13 @@ class LayerProbe:
     def __init__(self, model: nn.Module, layer: str, normalize: bool = False):
         check_layer(model, layer)
         self.model, self.layer, self.normalize = model, layer, normalize
+        self.normalization = model_normalization(model)
         self.mean, self.std = input_normalization(model)
         self._native = hasattr(model, "forward_until")
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] → the model's input (normalised when ``normalize``)."""
-        if not self.normalize:
-            return images
-        mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, -1, 1, 1)
-        return (images - mean) / std
+        return normalize_input(images, self.normalization) if self.normalize else images
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         x = self.prepare(images)

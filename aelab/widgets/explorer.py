@@ -2,7 +2,8 @@
 
 Four panels: the channel's picture from the layer atlas, the image's spatial-position grid (paper 004 eq. 3),
 its neuron groups (eqs. 4–5, drawn from the atlas) and the Grad-CAM map of the chosen task and class.
-Atlases are computed on first use of a layer and cached in the run folder.
+Atlases are computed on first use of a layer and cached in the run folder. The run is loaded with
+:func:`aelab.load_run`, so images, atlases and maps all go through the normalisation it was trained with.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 
-from aelab.prediction import load_run_model
+from aelab.load import LoadedRun, load_run
 from aelab.tasks import get_task
 from aelab.viz.atlas import layer_atlas
 from aelab.viz.cam import grad_cam
-from aelab.viz.examples import examples
 from aelab.viz.groups import group_images, neuron_groups
 from aelab.viz.overlays import overlay, to_hwc
 from aelab.viz.render import RenderSettings, layer_channels
@@ -28,13 +28,13 @@ from aelab.viz.spatial import spatial_grid
 class Explorer:
     """Widgets bound to one run; ``show(...)`` draws the same figure from arguments (headless notebooks)."""
 
-    def __init__(self, run: str | Path, layers: list[str] | None = None, n_images: int = 16,
+    def __init__(self, run: str | Path | LoadedRun, layers: list[str] | None = None, n_images: int = 16,
                  settings: RenderSettings | None = None, seed: int = 0):
-        self.run = Path(run)
-        self.model, self.config = load_run_model(self.run)
+        self.loaded = load_run(run)
+        self.run, self.model, self.config = self.loaded.folder, self.loaded.model, self.loaded.config
         self.layers = layers or self.model.probe_layers()
         self.settings = settings or RenderSettings(steps=64, size=64, seed=seed)
-        self.data = examples(self.config, n_images, seed=seed)
+        self.data = self.loaded.examples(n_images, seed=seed)
         self.tasks = [get_task(t) for t in self.config["tasks"] if get_task(t).kind in ("binary", "multiclass")]
         self._atlases: dict[str, torch.Tensor] = {}
 

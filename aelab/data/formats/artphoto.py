@@ -14,6 +14,7 @@ from aelab.data.formats.common import (
     class_index,
     file_stems,
     progress,
+    refuse_shared_ids,
     require_dir,
     require_labels,
     save_jpeg,
@@ -41,6 +42,7 @@ def read_artphoto(root: str | Path, *, strict: bool = False, verify: bool = Fals
             continue
         emotion = class_index(path.stem.split("_", 1)[0], PREFIXES, path, "file-name prefix")
         samples.append(Sample(path.stem, {"emotion": emotion, "sentiment": int(is_positive(emotion))}, path))
+    refuse_shared_ids(samples)
     return check_images(samples, strict=strict, verify=verify)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from aelab.data.formats.common import (
+    Origins,
     check_images,
     class_index,
     image_path,
@@ -66,6 +67,7 @@ def _read_styles(root: Path, required: bool) -> dict[int, dict]:
         return {}
     columns = _style_columns(folder)
     table: dict[int, dict] = {}
+    origins: Origins = {}
     for part, label_name in (("train", "train.lab"), ("test", "test.multilab")):
         ids_path, labels_path = folder / f"{part}.jpgl", folder / label_name
         if not ids_path.exists() and not labels_path.exists():
@@ -84,7 +86,7 @@ def _read_styles(root: Path, required: bool) -> dict[int, dict]:
             else:
                 for column, flag in zip(columns, fields):
                     style[column] = float(parse_code(flag, 2, labels_path, line, "style flag"))
-            set_label(table, image_id, "style", style, labels_path, line)
+            set_label(table, image_id, "style", style, labels_path, line, origins)
             table[image_id]["style_split"] = part
     return table
 
@@ -114,7 +116,9 @@ def read_ava(
     when present) or ``False`` (none). ``meta``: ``votes``, ``tags``, ``challenge``, ``style_split`` and, when
     ``tags.txt``/``challenges.txt`` exist, ``tag_names``/``challenge_name``.
     **(choice)** With ``subset="style"`` an image listed for style but absent from AVA.txt still becomes a
-    sample (style only); with ``"all"`` it is ignored.
+    sample (style only); with ``"all"`` it is ignored. Label files are UTF-8 (a BOM allowed). An image repeated in
+    AVA.txt or the style lists with the same values is read once; with other values it is a
+    :class:`DataFormatError` naming both lines.
     """
     if subset not in SUBSETS:
         raise UnknownNameError("ava subset", subset, SUBSETS)
@@ -123,11 +127,20 @@ def read_ava(
     styles = _read_styles(root, required=subset == "style")
     tags, challenges = _names(root / "tags.txt"), _names(root / "challenges.txt")
     table: dict[int, dict] = {}
+    rows: dict[int, tuple[int, list[int]]] = {}
     for line, fields in read_table(ava_path, 15, meaning="index, image id, 10 vote counts, 2 tags, challenge"):
         numbers = [parse_int(f, ava_path, line, "every AVA.txt field") for f in fields]
         image_id, votes = numbers[1], np.array(numbers[2:12])
-        if image_id in table:
-            raise DataFormatError(ava_path, f"image {image_id} is listed twice", line=line)
+        if image_id in rows:
+            first_line, first = rows[image_id]
+            if first[2:] == numbers[2:]:
+                continue
+            raise DataFormatError(
+                ava_path, f"image {image_id} is listed twice with different votes, tags or challenge: "
+                f"{' '.join(map(str, numbers[2:]))} here, {' '.join(map(str, first[2:]))} on line {first_line}",
+                line=line,
+            )
+        rows[image_id] = (line, numbers)
         if votes.min() < 0 or votes.sum() == 0:
             raise DataFormatError(ava_path, f"image {image_id} has no votes (or negative counts): {votes.tolist()}", line=line)
         mean = float(votes @ SCORES / votes.sum())

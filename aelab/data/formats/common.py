@@ -1,10 +1,11 @@
 """Helpers shared by the readers and writers of the published layouts (METHODS §2.1).
 
-Readers parse text tables with :func:`read_table`, turn fields into checked integers with :func:`parse_int`
-and :func:`parse_code`, resolve paths found in label files with :func:`resolve_inside`, check that roots and
-required files exist with :func:`require_dir` / :func:`require_file`, and drop missing or unreadable images
-with :func:`check_images`. Writers save images with :func:`save_jpeg` / :func:`save_png` and name files with
-:func:`file_stems`.
+Readers parse text tables with :func:`read_table` (lines from :func:`text_lines`: strict UTF-8, a BOM
+skipped), turn fields into checked integers with :func:`parse_int` and :func:`parse_code`, resolve paths found
+in label files with :func:`resolve_inside`, check that roots and required files exist with :func:`require_dir` /
+:func:`require_file`, record labels without silent overwrites with :func:`set_label`, and drop missing or
+unreadable images with :func:`check_images` (:func:`aelab.data.images.check_image`). Writers save images with
+:func:`save_jpeg` / :func:`save_png` and name files with :func:`file_stems`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from PIL import Image
 from tqdm.auto import tqdm
 
+from aelab.data.images import check_image
 from aelab.data.sample import Sample
 from aelab.errors import DataFormatError, DatasetNotFoundError, MissingImagesError
 from aelab.tasks import EMOTIONS, STYLES, TASKS
@@ -39,6 +41,29 @@ def progress(items: Iterable, total: int, desc: str) -> Iterable:
 
 
 # --------------------------------------------------------------------------------------------- text tables
+BOM = b"\xef\xbb\xbf"
+
+
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` of a label file read as UTF-8 (a leading byte-order mark is skipped).
+
+    Bytes that are not UTF-8 (a Latin-1 or Windows-1252 file) are a :class:`DataFormatError` naming the file,
+    line and column, never a silently garbled file name. Line ends (``\\n``, ``\\r\\n``) are removed.
+    """
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataFormatError(
+                    path, f"not UTF-8: byte 0x{raw[err.start]:02x} at column {err.start + 1}; expected a UTF-8 "
+                    f"text file (re-save it as UTF-8)", line=number,
+                ) from None
+            yield number, text.rstrip("\r\n")
+
+
 def read_table(
     path: Path,
     n_fields: int | None = None,
@@ -46,26 +71,30 @@ def read_table(
     sep: str | None = None,
     min_fields: int | None = None,
     maxsplit: int = -1,
+    from_right: bool = False,
     meaning: str = "",
 ) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line_number, fields)`` for each non-blank line of a text table.
+    """Yield ``(line_number, fields)`` for each non-blank line of a UTF-8 text table (:func:`text_lines`).
 
-    Fields are separated by whitespace (``sep=None``) or by ``sep`` (AVA-Comments uses ``'#'``). With
-    ``n_fields`` (or ``min_fields``) a line with another count raises :class:`DataFormatError` naming the
-    file and line and saying how many fields were expected (``meaning`` describes them) and found.
+    Fields are separated by whitespace (``sep=None``) or by ``sep`` (AVA-Comments uses ``'#'``); with
+    ``maxsplit`` at most that many splits are made, counted from the right when ``from_right`` is true (so the
+    first field may hold spaces). With ``n_fields`` (or ``min_fields``) a line with another count raises
+    :class:`DataFormatError` naming the file and line and saying how many fields were expected (``meaning``
+    describes them) and found.
     """
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        if from_right:
+            fields = [f.strip() for f in line.strip().rsplit(sep, maxsplit)]
+        else:
             fields = line.split(sep, maxsplit) if sep is None else line.split(sep)
-            found = len(fields)
-            if n_fields is not None and found != n_fields or min_fields is not None and found < min_fields:
-                expected = f"{n_fields}" if n_fields is not None else f"at least {min_fields}"
-                what = f" ({meaning})" if meaning else ""
-                raise DataFormatError(path, f"expected {expected} fields{what}, found {found}", line=number)
-            yield number, fields
+        found = len(fields)
+        if n_fields is not None and found != n_fields or min_fields is not None and found < min_fields:
+            expected = f"{n_fields}" if n_fields is not None else f"at least {min_fields}"
+            what = f" ({meaning})" if meaning else ""
+            raise DataFormatError(path, f"expected {expected} fields{what}, found {found}", line=number)
+        yield number, fields
 
 
 def parse_int(text: str, path: Path, line: int | None, what: str) -> int:
@@ -139,10 +168,23 @@ def resolve_inside(root: Path, relative: str, label_file: Path, line: int | None
 
 
 def index_folder(folder: Path) -> dict[str, Path]:
-    """Map each image file's stem in ``folder`` to its path (one directory listing, any image suffix)."""
+    """Map each image file's stem in ``folder`` to its path (one directory listing, any image suffix).
+
+    Two image files with one stem (``12.jpg`` and ``12.png``) are a DataFormatError naming both: which one the
+    labels mean cannot be told.
+    """
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    index: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        first = index.setdefault(path.stem, path)
+        if first != path:
+            raise DataFormatError(
+                folder, f"holds {first.name} and {path.name} for image {path.stem!r}; expected one file per image"
+            )
+    return index
 
 
 def image_path(index: dict[str, Path], folder: Path, stem: str) -> Path:
@@ -151,41 +193,41 @@ def image_path(index: dict[str, Path], folder: Path, stem: str) -> Path:
 
 
 # --------------------------------------------------------------------------------------------- images
-def _readable(path: Path, verify: bool) -> str | None:
-    """None when the image opens, else why not ('missing' or 'unreadable')."""
+def _problem(path: Path, verify: bool) -> tuple[str, str] | None:
+    """None when the image opens (and with ``verify`` decodes fully), else ``(kind, reason)``."""
     try:
-        with Image.open(path) as image:
-            if verify:
-                image.verify()
+        check_image(path, decode=verify)
         return None
-    except FileNotFoundError:
-        return "missing"
-    except Exception:  # PIL raises many kinds (OSError, SyntaxError, ValueError ...) for broken files
-        return "missing" if not path.exists() else "unreadable"
+    except DataFormatError as err:
+        return ("missing" if not path.exists() else "unreadable"), str(err)
 
 
 def check_images(samples: list[Sample], *, strict: bool = False, verify: bool = False) -> list[Sample]:
-    """Keep the samples whose image file exists and opens (PIL header; full ``verify()`` with ``verify=True``).
+    """Keep the samples whose image file exists and opens; with ``verify=True`` each image is decoded in full.
 
-    The others are skipped with ONE warning giving the count and the first paths, or with ``strict=True``
-    a :class:`MissingImagesError` is raised. In-memory and rendered images are not checked.
+    Without ``verify`` only the header is read (a truncated file passes); an image over Pillow's
+    decompression-bomb limit is refused either way (:func:`aelab.data.images.open_rgb`). The others are skipped
+    with ONE warning giving the count, the first paths and the first reason, or with ``strict=True`` a
+    :class:`MissingImagesError` is raised. In-memory and rendered images are not checked.
     """
     on_disk = [i for i, s in enumerate(samples) if isinstance(s.image, (str, os.PathLike))]
     paths = [Path(samples[i].image) for i in on_disk]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(progress(pool.map(lambda p: _readable(p, verify), paths), len(paths), "checking images"))
-    bad = {i: why for i, why in zip(on_disk, results) if why}
+        results = list(progress(pool.map(lambda p: _problem(p, verify), paths), len(paths), "checking images"))
+    bad = {i: problem for i, problem in zip(on_disk, results) if problem}
     if not bad:
         return samples
     bad_paths = [Path(samples[i].image) for i in bad]
     if strict:
         raise MissingImagesError(bad_paths, total=len(samples))
-    missing = sum(why == "missing" for why in bad.values())
+    missing = sum(kind == "missing" for kind, _ in bad.values())
     shown = ", ".join(str(p) for p in bad_paths[:SHOWN_PATHS])
     more = "" if len(bad_paths) <= SHOWN_PATHS else f" and {len(bad_paths) - SHOWN_PATHS} more"
+    reasons = [reason for kind, reason in bad.values() if kind == "unreadable"]
+    first = f"; first unreadable: {reasons[0]}" if reasons else ""
     warnings.warn(
         f"{len(bad)} of {len(samples)} listed images skipped ({missing} missing, {len(bad) - missing} "
-        f"unreadable): {shown}{more}",
+        f"unreadable): {shown}{more}{first}",
         stacklevel=3,
     )
     return [s for i, s in enumerate(samples) if i not in bad]
@@ -226,14 +268,45 @@ def require_labels(samples: Sequence[Sample], keys: Sequence[str], layout: str) 
 
 
 # --------------------------------------------------------------------------------------------- labels
-def set_label(table: dict[Any, dict], key: Any, name: str, value: Any, path: Path, line: int | None) -> None:
-    """``table[key][name] = value``; a different value already there is a DataFormatError (never overwrite)."""
+Origins = dict[tuple[Any, str], tuple[Path, int | None]]
+"""Where each ``(key, label name)`` was first read: label file and line."""
+
+
+def set_label(
+    table: dict[Any, dict], key: Any, name: str, value: Any, path: Path, line: int | None,
+    origins: Origins | None = None,
+) -> None:
+    """``table[key][name] = value``; a different value already there is a DataFormatError (never overwrite).
+
+    The same value read again is accepted once. With ``origins`` the error also names the file and line of the
+    first value.
+    """
     labels = table.setdefault(key, {})
     if name in labels and labels[name] != value:
+        first = ""
+        if origins is not None and (key, name) in origins:
+            first_path, first_line = origins[key, name]
+            place = "line" if first_path == path else f"{first_path}, line"
+            first = f" from {place} {first_line}"
         raise DataFormatError(
-            path, f"image {key} already has {name} = {labels[name]!r}; this line says {value!r}", line=line
+            path, f"image {key} already has {name} = {labels[name]!r}{first}; this line says {value!r}", line=line
         )
+    if name not in labels and origins is not None:
+        origins[key, name] = (path, line)
     labels[name] = value
+
+
+def refuse_shared_ids(samples: Sequence[Sample]) -> None:
+    """DataFormatError when two different image files give the same sample id (``a.jpg`` and ``a.png``)."""
+    seen: dict[str, Path] = {}
+    for sample in samples:
+        path = Path(sample.image)
+        first = seen.setdefault(sample.id, path)
+        if first != path:
+            raise DataFormatError(
+                path, f"gives sample id {sample.id!r}, as {first} does; expected one image file per id "
+                f"(remove or rename one)",
+            )
 
 
 def _sequence(value: Any) -> bool:

@@ -14,6 +14,7 @@ from aelab.data.formats.common import (
     class_index,
     file_stems,
     progress,
+    refuse_shared_ids,
     require_dir,
     require_labels,
     save_jpeg,
@@ -52,6 +53,7 @@ def read_fi(root: str | Path, *, strict: bool = False, verify: bool = False) -> 
             if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
                 labels = {"emotion": emotion, "sentiment": int(is_positive(emotion))}
                 samples.append(Sample(f"{EMOTIONS[emotion]}/{path.stem}", labels, path))
+    refuse_shared_ids(samples)
     return check_images(samples, strict=strict, verify=verify)
 
 

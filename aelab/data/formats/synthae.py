@@ -23,6 +23,7 @@ from aelab.data.formats.common import (
     resolve_inside,
     save_jpeg,
     save_png,
+    text_lines,
     validate_labels,
 )
 from aelab.data.sample import Sample
@@ -73,32 +74,52 @@ def _hashable(key: Any) -> Any:
 
 
 def read_synthae(root: str | Path, *, strict: bool = False, verify: bool = False) -> list[Sample]:
-    """Read a folder written by :func:`write_synthae`: ``labels.jsonl`` + the images it names.
+    """Read a folder written by :func:`write_synthae`: ``labels.jsonl`` (UTF-8, a BOM allowed) + the images it names.
 
     Labels are checked against the canonical keys and ranges; a bad line, an unknown label, a value out of range
-    or an image path leaving the root is a :class:`DataFormatError` naming the file and line.
+    or an image path leaving the root is a :class:`DataFormatError` naming the file and line. An id listed again
+    with the same record is read once; with a different image, labels, factors or meta it is a
+    :class:`DataFormatError` naming both lines and both values.
     """
     root = require_dir(root, "synthae", f"{LABELS_FILE} and images/")
     path = require_file(root, LABELS_FILE, "synthae", "label file")
     samples = []
-    with open(path, encoding="utf-8") as handle:
-        for line, text in enumerate(handle, 1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataFormatError(path, f"not a JSON object: {err}", line=line) from None
-            missing = [k for k in ("id", "image", "labels") if not isinstance(record, dict) or k not in record]
-            if missing:
-                raise DataFormatError(path, f"record lacks {', '.join(missing)}", line=line)
-            labels = validate_labels(decode(record["labels"]), path, line)
-            image = resolve_inside(root, str(record["image"]), path, line)
-            meta = decode(record.get("meta") or {})
-            if not isinstance(meta, dict):
-                raise DataFormatError(path, f"meta must be an object, found {type(meta).__name__}", line=line)
-            samples.append(Sample(str(record["id"]), labels, image, decode(record.get("factors")), meta))
+    seen: dict[str, tuple[int, dict]] = {}
+    for line, text in text_lines(path):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataFormatError(path, f"not a JSON object: {err}", line=line) from None
+        missing = [k for k in ("id", "image", "labels") if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise DataFormatError(path, f"record lacks {', '.join(missing)}", line=line)
+        ident = str(record["id"])
+        if ident in seen:
+            _same_record(ident, *seen[ident], line, record, path)
+            continue
+        seen[ident] = (line, record)
+        labels = validate_labels(decode(record["labels"]), path, line)
+        image = resolve_inside(root, str(record["image"]), path, line)
+        meta = decode(record.get("meta") or {})
+        if not isinstance(meta, dict):
+            raise DataFormatError(path, f"meta must be an object, found {type(meta).__name__}", line=line)
+        samples.append(Sample(ident, labels, image, decode(record.get("factors")), meta))
     return check_images(samples, strict=strict, verify=verify)
+
+
+RECORD_FIELDS = ("labels", "image", "factors", "meta")
+
+
+def _same_record(ident: str, first_line: int, first: dict, line: int, again: dict, path: Path) -> None:
+    """Accept a repeated record equal to the first; DataFormatError naming both lines and values otherwise."""
+    for key in RECORD_FIELDS:
+        if first.get(key) != again.get(key):
+            raise DataFormatError(
+                path, f"id {ident!r} is listed again with other {key}: {again.get(key)!r} here, "
+                f"{first.get(key)!r} on line {first_line}; expected one record per id", line=line,
+            )
 
 
 def write_synthae(samples: Sequence[Sample], root: str | Path, *, image_format: str = "png") -> Path:

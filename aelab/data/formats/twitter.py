@@ -22,7 +22,7 @@ from aelab.data.formats.common import (
     save_jpeg,
 )
 from aelab.data.sample import Sample
-from aelab.errors import UnknownNameError
+from aelab.errors import DataFormatError, UnknownNameError
 from aelab.tasks import is_positive
 
 AGREES: tuple[str, ...] = ("five", "four", "three")
@@ -41,18 +41,41 @@ def read_twitter(
 ) -> list[Sample]:
     """Read one Twitter subset (METHODS §2.1): ``agree`` in ``five`` (default), ``four``, ``three``.
 
-    Sample id = image file stem, label ``sentiment``; ``meta["agree"]`` records the subset read. A file name
-    leading outside the root, or a label other than 0/1, is a :class:`DataFormatError`.
+    Sample id = image file stem, label ``sentiment``; ``meta["agree"]`` records the subset read. The label is
+    the last field of a line, so a file name may contain spaces (``my photo.jpg 1``). A file listed again with
+    the same label is read once; with the other label, or two files giving one id (``a.jpg``, ``a.png``), it is
+    a :class:`DataFormatError` naming both lines. A file name leading outside the root, or a label other than
+    0/1, is a :class:`DataFormatError` too.
     """
     root = require_dir(root, "twitter", f"{label_file(agree)} and {IMAGES}/")
     labels_path = require_file(root, label_file(agree), "twitter", f"{agree}-agree label file")
     images = require_file(root, IMAGES, "twitter", "image folder")
-    samples = []
-    for line, (name, label) in read_table(labels_path, 2, meaning="<image_filename> <label>"):
+    samples: dict[str, Sample] = {}
+    first_line: dict[str, int] = {}
+    rows = read_table(labels_path, 2, maxsplit=1, from_right=True, meaning="<image_filename> <label>")
+    for line, (name, label) in rows:
         sentiment = parse_code(label, 2, labels_path, line, "sentiment label")
         path = resolve_inside(images, name, labels_path, line)
-        samples.append(Sample(Path(name).stem, {"sentiment": sentiment}, path, meta={"agree": agree}))
-    return check_images(samples, strict=strict, verify=verify)
+        sample = Sample(Path(name).stem, {"sentiment": sentiment}, path, meta={"agree": agree})
+        known = samples.setdefault(sample.id, sample)
+        if known is not sample:
+            _same_entry(known, sample, labels_path, first_line[sample.id], line)
+        first_line.setdefault(sample.id, line)
+    return check_images(list(samples.values()), strict=strict, verify=verify)
+
+
+def _same_entry(first: Sample, again: Sample, path: Path, first_line: int, line: int) -> None:
+    """Accept a repeated line with the same file and label; DataFormatError naming both lines otherwise."""
+    if first.image != again.image:
+        raise DataFormatError(
+            path, f"{Path(again.image).name!r} gives sample id {again.id!r}, as {Path(first.image).name!r} on "
+            f"line {first_line} does; expected one file per id", line=line,
+        )
+    if first.labels != again.labels:
+        raise DataFormatError(
+            path, f"{Path(again.image).name!r} is labelled {again.labels['sentiment']} here but "
+            f"{first.labels['sentiment']} on line {first_line}; expected one label per image", line=line,
+        )
 
 
 def _sentiment(sample: Sample) -> int:

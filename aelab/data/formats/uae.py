@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from aelab.data.formats.common import (
+    Origins,
     IMAGE_SUFFIXES,
     check_images,
     emotion_order as order_to_fi,
@@ -148,6 +149,7 @@ def read_uae(
     images = require_file(root, "images", "uae", "image folder")
     table: dict[int, dict] = {}
     parts: dict[int, dict] = {}
+    origins: Origins = {}
     for part in SPLITS if split == "all" else (split,):
         lists = {kind: root / f"{part}_{kind}_list.txt" for kind in ("aes", "emo")}
         if not any(p.exists() for p in lists.values()):
@@ -158,11 +160,12 @@ def read_uae(
             for line, (ident, code) in read_table(path, 2, meaning=f"IMAGE_ID {kind.upper()}_LABEL"):
                 index = _image_index(ident, path, line)
                 if kind == "aes":
-                    set_label(table, index, "aesthetic", parse_code(code, 2, path, line, "aesthetic label"), path, line)
+                    aesthetic = parse_code(code, 2, path, line, "aesthetic label")
+                    set_label(table, index, "aesthetic", aesthetic, path, line, origins)
                 else:
                     emotion = codes[parse_code(code, len(EMOTIONS), path, line, "emotion label")]
-                    set_label(table, index, "emotion", emotion, path, line)
-                set_label(parts, index, "split", part, path, line)
+                    set_label(table, index, "emotion", emotion, path, line, origins)
+                set_label(parts, index, "split", part, path, line, origins)
     found = index_folder(images)
     order = sorted(table)
     samples = [Sample(str(i), table[i], image_path(found, images, str(i)), meta=dict(parts[i])) for i in order]
@@ -222,6 +225,18 @@ def _array_image(array: np.ndarray, row: int) -> Image.Image:
     return Image.fromarray(array[row])
 
 
+def _name(value: object, path: Path, row: int) -> str:
+    """An entry of IAE's ``image`` key as text; bytes must be UTF-8 (never a silently garbled file name)."""
+    if not isinstance(value, bytes):
+        return str(value)
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataFormatError(
+            path, f"key 'image' row {row}: file name {bytes(value)!r} is not UTF-8; expected UTF-8 text"
+        ) from None
+
+
 def _iae_images(image: np.ndarray, root: Path, path: Path) -> tuple[list[str], list]:
     """Ids and image sources from IAE's ``image`` key: file names / ids under ``images/``, or pixels."""
     images = root / "images"
@@ -231,7 +246,7 @@ def _iae_images(image: np.ndarray, root: Path, path: Path) -> tuple[list[str], l
         found = index_folder(images)
         ids, sources = [], []
         for row, value in enumerate(image):
-            name = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            name = _name(value, path, row)
             has_suffix = Path(name).suffix.lower() in IMAGE_SUFFIXES
             target = resolve_inside(images, name if has_suffix else f"{name}.jpg", path)
             ids.append(Path(name).stem if has_suffix else name)

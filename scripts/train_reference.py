@@ -1,0 +1,46 @@
+"""Train the SynthAE reference run from the committed recipe and ship it inside the package.
+
+    python scripts/train_reference.py            # train (aelab/assets/reference_recipe.yaml) and ship
+    python scripts/train_reference.py --no-ship  # train only; the run stays under --output
+
+The recipe fixes the data (SynthAE seed and size), architecture, optimisation and the number of CPU threads, and
+the trainer reseeds every epoch, so a rerun on the same machine gives the same weights. Shipping copies the run's
+config.yaml, metrics.csv, results.json and a weights-only checkpoints/best.pt to aelab/assets/reference_run/, then
+prints the table against the ceiling (python -m aelab.reference_model prints it again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+from aelab.reference_model import ceiling_table, format_table, recipe_path, recipe_threads, reference_recipe, ship_run
+from aelab.train import fit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default="runs", help="folder for the training run (default: runs)")
+    parser.add_argument("--no-ship", action="store_true", help="do not copy the run into aelab/assets")
+    parser.add_argument("--table-n", type=int, default=2000, help="fresh test images for the final table")
+    parser.add_argument("--recipe", default=None, help="another recipe file (trying a variant; implies --no-ship)")
+    args = parser.parse_args()
+    threads = recipe_threads(args.recipe)
+    torch.set_num_threads(threads)
+    config = reference_recipe(args.recipe, output=args.output, name="synthae-reference", progress=True)
+    print(f"recipe {args.recipe or recipe_path()} | {threads} thread(s) | load average {os.getloadavg()[0]:.1f}")
+    started = time.perf_counter()
+    run = fit(config)
+    minutes = (time.perf_counter() - started) / 60
+    print(f"trained in {minutes:.1f} min | load average {os.getloadavg()[0]:.1f} | run {run.folder}")
+    runs = {"reference": run.folder}
+    if not (args.no_ship or args.recipe):
+        print("shipped to", ship_run(run.folder))
+    print(format_table(ceiling_table(runs, n=args.table_n)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The SynthAE reference run shipped in the package: loads as a run, matches the committed recipe, reaches its
+accuracy goals on fresh images, and is found from an installed (non-editable) package without a network."""
+
+import math
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import aelab
+from aelab.errors import AelabError
+from aelab.reference_model import (FRESH_SEED, RUN_FILES, ceiling_table, format_table, fresh_accuracy,
+                                   reference_recipe, reference_run, shipped_run_folder)
+from aelab.train.runs import read_config
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"aesthetic": 0.84, "emotion": 0.92}
+"""Accuracy goals on fresh SynthAE images (the oracle reaches about 0.88 and 0.99)."""
+FRESH_N = 400
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AELAB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_shipped_run_is_small_and_complete():
+    folder = shipped_run_folder()
+    sizes = [(folder / name).stat().st_size for name in RUN_FILES]
+    assert sum(sizes) <= 5 * 2**20
+    assert set(torch.load(folder / "checkpoints" / "best.pt", weights_only=True)) == {"model", "epoch", "config"}
+
+
+def test_reference_run_is_a_writable_copy_that_loads_as_a_run(cache, one_thread):
+    folder = aelab.reference_run()
+    assert folder.parent == cache and folder == reference_run()
+    loaded = aelab.load_run(folder, device="cpu")
+    assert loaded.config["arch"] == "afi" and loaded.config["backbone"] == "tiny"
+    outputs = loaded.model(torch.zeros(2, 3, 64, 64))
+    assert outputs["aesthetic"].shape == (2,) and outputs["emotion"].shape == (2, 8)
+    # AFI after every stage, the last one included
+    assert len(loaded.model.connectors) == len(loaded.model.branches["aesthetic"].stages)
+
+
+def test_recorded_config_is_the_committed_recipe():
+    recorded = read_config(shipped_run_folder())
+    recipe = reference_recipe().to_dict()
+    execution = {"output", "name", "progress"}
+    assert {k: v for k, v in recorded.items() if k not in execution} == \
+        {k: v for k, v in recipe.items() if k not in execution}
+    assert recipe["seed"] != FRESH_SEED
+
+
+def test_reference_reaches_its_goals_on_fresh_images(cache, one_thread):
+    accuracy = fresh_accuracy(reference_run(), n=FRESH_N)
+    for task, goal in GOALS.items():
+        margin = 2.5 * math.sqrt(goal * (1 - goal) / FRESH_N)  # sampling error of a few hundred images
+        assert accuracy[task] >= goal - margin, (task, accuracy[task])
+
+
+def test_ceiling_table_puts_the_reference_between_floor_and_ceiling(cache, one_thread):
+    rows = {row["model"]: row for row in ceiling_table({"reference": reference_run()}, n=200)}
+    assert list(rows) == ["majority", "oracle", "reference"]
+    for task in GOALS:
+        assert rows["majority"][f"{task} %"] < rows["reference"][f"{task} %"] <= rows["oracle"][f"{task} %"] + 5
+        assert rows["reference"][f"{task} gap %"] > 50
+    assert "reference" in format_table(list(rows.values()))
+
+
+def test_a_missing_shipped_file_is_named(monkeypatch, tmp_path):
+    import aelab.reference_model as reference
+
+    (tmp_path / "reference_run").mkdir()
+    monkeypatch.setattr(reference, "_asset", lambda name: tmp_path / name)
+    with pytest.raises(AelabError, match=r"reference_run lacks config.yaml, .*retrain the reference run"):
+        reference.reference_run()
+
+
+def test_installed_package_finds_the_run_offline(tmp_path):
+    """Build a wheel, install it into a bare folder and ask that copy of aelab for the run (no network needed)."""
+    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-q", "-w", str(wheel_dir), str(ROOT)], check=True, capture_output=True, timeout=240)
+    wheel = next(wheel_dir.glob("aelab-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f"aelab/assets/reference_run/{name}" for name in RUN_FILES} <= set(names)
+    assert "aelab/assets/reference_recipe.yaml" in names
+    zipfile.ZipFile(wheel).extractall(target)
+    env = {**os.environ, "PYTHONPATH": str(target), "AELAB_CACHE": str(tmp_path / "cache"), "PYTHONNOUSERSITE": "1"}
+    code = "import aelab; f = aelab.reference_run(); print(f); print(aelab.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()
+    assert Path(out[0]).parent == tmp_path / "cache" and (Path(out[0]) / "checkpoints" / "best.pt").exists()
+    assert Path(out[1]).is_relative_to(target)
+
+
+# ---- the tiny backbone's pixel coordinates -----------------------------------------------------------------
+
+
+def test_coords_let_the_tiny_backbone_tell_positions_apart(one_thread):
+    from aelab.models.backbones import build_backbone
+
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    torch.manual_seed(0)
+    plain = build_backbone("tiny").eval()
+    torch.manual_seed(0)
+    located = build_backbone("tiny", coords=(1,)).eval()
+    with torch.no_grad():
+        inner_plain = plain.stages[0](flat)[..., 2:-2, 2:-2]
+        inner_located = located.stages[0](flat)[..., 2:-2, 2:-2]
+    assert inner_plain.std(dim=(2, 3)).max() < 1e-5  # a flat image looks the same everywhere without them
+    assert inner_located.std(dim=(2, 3)).max() > 1e-3
+    assert [m.in_channels for m in located.modules() if isinstance(m, torch.nn.Conv2d)][0] == 5
+
+
+@pytest.mark.parametrize("coords", [(0,), (6,), ("1",)])
+def test_bad_coords_are_named(coords):
+    from aelab.errors import ConfigError
+    from aelab.models.backbones import build_backbone
+
+    with pytest.raises(ConfigError, match=r"tiny backbone coords: got .*expected stage numbers 1..5"):
+        build_backbone("tiny", coords=coords)
