@@ -247,7 +247,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(_flag(name), dest=name, default=None, action=argparse.BooleanOptionalAction,
                                 help=f"(default {default})")
         elif kind is None:
-            parser.add_argument(_flag(name), dest=name, type=_yaml_value, default=None, help=f"YAML (default {default})")
+            parser.add_argument(_flag(name), dest=name, type=_yaml_value, default=None,
+                                help=f"YAML (default {default})")
         else:
             parser.add_argument(_flag(name), dest=name, type=kind, default=None, help=f"(default {default})")
 

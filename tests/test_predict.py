@@ -53,3 +53,31 @@ def test_predict_command_writes_a_sorted_table(trained_run, photo_folder, tmp_pa
     table = json.loads(output.read_text())
     assert len(table["predictions"]) == 160 and table["unreadable"][0]["path"].endswith("broken.png")
     assert "broken.png" in capsys.readouterr().err
+
+
+def test_table_written_atomically_keeps_the_old_file_when_writing_fails(tmp_path):
+    from aelab.prediction import Predictions
+
+    table = tmp_path / "table.csv"
+    table.write_bytes(b"old,table\n")
+    broken = Predictions(rows=[{"path": "a.jpg", "aesthetic_probability": 0.9}, {"path": "b.jpg", "other": 1}])
+    with pytest.raises(ValueError, match="other"):
+        broken.to_csv(table)
+    assert table.read_bytes() == b"old,table\n" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+    Predictions(rows=[{"path": "a.jpg", "aesthetic_probability": 0.9}]).save(table, "json")
+    assert json.loads(table.read_text())["predictions"][0]["path"] == "a.jpg"
+
+
+def test_predict_checks_its_arguments_before_loading_the_run(tmp_path):
+    from aelab.errors import AelabError, ConfigError
+
+    (tmp_path / "a.png").write_bytes(b"")
+    for kwargs, message in [({"batch_size": 0}, "batch_size: got 0"), ({"checkpoint": "first"}, "checkpoint: got"),
+                            ({"device": "gpu"}, "device: got 'gpu'")]:
+        with pytest.raises(ConfigError, match=message):
+            predict(tmp_path / "no-run", tmp_path, **kwargs)
+    with pytest.raises(ConfigError, match="paths: got .*missing.jpg"):
+        predict(tmp_path / "no-run", [tmp_path / "a.png", tmp_path / "missing.jpg"])
+    (tmp_path / "a.png").unlink()
+    with pytest.raises(AelabError, match="no image files in"):
+        predict(tmp_path / "no-run", tmp_path)

@@ -158,8 +158,7 @@ class TrainConfig:
             setattr(self, spec.name, FIELD_CHECKS[spec.name](spec.name, getattr(self, spec.name)))
         self._check_data()
         if self.folds is not None and self.fold >= self.folds:
-            raise ConfigError("fold", self.fold, f"0 .. {self.folds - 1} (folds={self.folds})")
-        self._check_options()
+            raise ConfigError("fold", self.fold, f"a fold in 0..folds-1 (0..{self.folds - 1} with folds={self.folds})")
         if Path(self.output).exists() and not Path(self.output).is_dir():
             raise ConfigError("output", self.output, "a folder (or a path to create one), not a file")
 
@@ -170,20 +169,6 @@ class TrainConfig:
             raise ConfigError("root", None, f"the folder of the {self.data!r} data set (data={self.data!r})")
         if not Path(self.root).is_dir():
             raise ConfigError("root", self.root, f"an existing folder holding the {self.data!r} data set")
-        from aelab.data.formats import READERS
-
-        checks.option_names("data_options", self.data_options, checks.keyword_options(READERS[self.data]),
-                            f"the {self.data!r} reader")
-
-    def _check_options(self) -> None:
-        from aelab.models import MODELS
-        from aelab.train.balancing import BALANCERS
-
-        checks.option_names("model_options", self.model_options, checks.keyword_options(MODELS[self.arch]),
-                            f"architecture {self.arch!r}")
-        checks.option_names("balancing_options", self.balancing_options,
-                            checks.constructor_options(BALANCERS[self.balancing], skip=("tasks",)),
-                            f"balancer {self.balancing!r}")
 
     @property
     def run_name(self) -> str:

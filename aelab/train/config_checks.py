@@ -9,7 +9,6 @@ built by the small factories below so that the table of fields in ``config.py`` 
 from __future__ import annotations
 
 import difflib
-import inspect
 import math
 import numbers
 import os
@@ -128,7 +127,7 @@ def name_list(names: Callable[[], Iterable[str]]) -> Check:
 
 
 def fractions(parameter: str, value: Any) -> tuple[float, float, float]:
-    """Three non-negative numbers (train, validation, test) summing to 1 (METHODS §2: 0.7, 0.1, 0.2)."""
+    """Three non-negative numbers (train, validation, test) summing to 1 (the papers split 0.7, 0.1, 0.2)."""
     expected = "three non-negative numbers (train, validation, test) summing to 1, e.g. [0.7, 0.1, 0.2]"
     if (not isinstance(value, (list, tuple)) or len(value) != 3
             or not all(_is_number(f) and math.isfinite(f) and f >= 0 for f in value)
@@ -163,22 +162,3 @@ def check_device(parameter: str, value: Any) -> str:
     if value == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(parameter, value, "'auto' or 'cpu': no Apple MPS device is available here")
     return value
-
-
-def keyword_options(function: Callable) -> list[str]:
-    """The keyword-only parameter names of ``function`` (how registries' builders take their options)."""
-    parameters = inspect.signature(function).parameters.values()
-    return [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
-
-
-def constructor_options(cls: type, skip: Iterable[str] = ()) -> list[str]:
-    """The parameter names of ``cls.__init__`` but ``self`` and ``skip`` (how balancers take their options)."""
-    names = list(inspect.signature(cls.__init__).parameters)[1:]
-    return [n for n in names if n not in set(skip)]
-
-
-def option_names(parameter: str, options: dict, accepted: list[str], owner: str) -> None:
-    """Every key of ``options`` is among ``accepted`` (the options ``owner`` takes)."""
-    for name in options:
-        if name not in accepted:
-            raise ConfigError(parameter, name, f"an option of {owner}, " + choices(name, accepted or ["(none)"]))
