@@ -1,5 +1,6 @@
 # The two front-door commands: `make demo` and `make test`. Both set up .venv first (once; quick afterwards).
-# `make sweep GRID=notebooks/sweeps/paper000_table5_architectures.yaml` runs a grid of notebook runs.
+# `make sweep GRID=notebooks/sweeps/paper000_table5_architectures.yaml` runs a grid of notebook runs;
+# `make sweep SWEEP_FLAGS="--executor dask --scheduler tcp://HOST:8786"` runs it on a Dask cluster.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,11 +20,13 @@ demo: setup
 	$(BIN)/aelab demo
 
 GRID ?= notebooks/sweeps/paper000_table5_architectures.yaml
+SWEEP_FLAGS ?=
 sweep: setup
-	$(BIN)/aelab sweep $(GRID)
+	$(BIN)/aelab sweep $(GRID) $(SWEEP_FLAGS)
 
 # the browser suite (tests/browser: JupyterLab driven by headless /usr/bin/chromium) runs inside `make test` when
 # chromium is installed; alone:
+# `.[dev]` brings the cluster and tensorboard extras, so their tests run here instead of being skipped
 test: setup
 	$(BIN)/python -m pytest -q
 

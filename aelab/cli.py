@@ -4,6 +4,7 @@ and ``lab``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import importlib.util
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +75,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run, list or collect a grid of notebook runs (see docs/batch_runs.md)."""
-    from aelab.sweep import collect, load_grid, print_commands, run_point, run_points
-    from aelab.sweep.runner import default_jobs, is_done, point_folder, save_grid
+    from aelab.sweep import collect, load_grid, print_commands, run_point
+    from aelab.sweep.executors import ExecutorOptions, execute_points
+    from aelab.sweep.runner import is_done, point_folder, save_grid
 
     if bool(args.grid) == bool(args.collect):
         raise AelabError("give a grid file (aelab sweep GRID.yaml) or --collect DIR, not both or neither")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("--jobs", args.jobs, "a positive number of points at once")
     if args.collect:
         return _show_collected(collect(load_grid(Path(args.collect) / "grid.yaml")))
     grid = load_grid(args.grid, root=args.root, data=args.data, output=args.output)
@@ -103,7 +108,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"{point.index:4d}  {point.name}  ({state})  {point.parameters}")
         print(f"{len(points)} points of {grid.notebook.name} → {grid.output}")
         return 0
-    run_points(grid, points, args.jobs or default_jobs())
+    executor = args.executor or ("dask" if args.scheduler else "local")
+    execute_points(executor, grid, points, ExecutorOptions(args.jobs, args.scheduler))
     return _show_collected(collect(grid))
 
 
@@ -162,7 +168,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict({**from_file, **flags})
     except ConfigError as error:
         raise _as_given(error, sources) from None
-    run = fit(config, resume=args.resume)
+    # on resume the run keeps its own epoch count unless --epochs (or the config file) names one
+    epochs = {"epochs": config.epochs} if "epochs" in flags or "epochs" in from_file else {}
+    run = fit(config, resume=args.resume, **epochs)
     if run.results:
         print(f"run folder: {run.folder.resolve()}")
         for task, metrics in run.results.get("test", {}).get("metrics", {}).items():
@@ -192,8 +200,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     output = check_output_path(args.output, "--output") if args.output else None
     _check_sort(args.run, args.sort)
     try:
-        result = predict(args.run, args.paths, batch_size=args.batch_size, device=args.device,
-                         checkpoint=args.checkpoint, progress=not args.quiet)
+        with warnings_as_lines("predict"):
+            result = predict(args.run, args.paths, batch_size=args.batch_size, device=args.device,
+                             checkpoint=args.checkpoint, progress=not args.quiet)
     except ConfigError as error:
         raise _as_given(error, PREDICT_FLAGS) from None
     if args.sort:
@@ -208,6 +217,58 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"unreadable: {error['path']} ({error['error']})", file=sys.stderr)
     if output is not None:
         print(f"{len(result.rows)} predictions written to {output.resolve()}", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def warnings_as_lines(command: str) -> Iterator[None]:
+    """Inside the block, each warning is printed at once as one line ``aelab <command>: warning: …`` on stderr."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"aelab {command}: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+EXPLAIN_FLAGS = {"layer": "--layer", "task": "--task", "output": "--output", "size": "--size", "n_groups": "--groups",
+                 "device": "--device", "checkpoint": "--checkpoint", "photos": "PHOTO"}
+
+
+def _explain_layers(values: list[str] | None) -> str | dict[str, str] | None:
+    """``--layer L`` (every task) or ``--layer TASK=L`` once per task → :func:`aelab.viz.explain.explain`'s layer."""
+    if not values:
+        return None
+    pairs = dict(value.split("=", 1) for value in values if "=" in value)
+    plain = [value for value in values if "=" not in value]
+    if plain and (len(plain) > 1 or pairs):
+        raise ConfigError("--layer", values, "one layer for every task, or TASK=LAYER once per task")
+    return plain[0] if plain else pairs
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Explain photographs with a trained run: one figure (PNG) and one JSON of the numbers per photo."""
+    from aelab.viz.explain import DEFAULT_SETTINGS, explain
+
+    steps = DEFAULT_SETTINGS.steps if args.atlas_steps is None else args.atlas_steps
+    if steps < 1:
+        raise ConfigError("--atlas-steps", steps, "an integer >= 1")
+    try:
+        with warnings_as_lines("explain"):
+            result = explain(args.run, args.photos, layer=_explain_layers(args.layer), task=args.task,
+                             output=args.output, size=args.size, n_groups=args.groups, device=args.device,
+                             settings=dataclasses.replace(DEFAULT_SETTINGS, steps=steps),
+                             checkpoint=args.checkpoint, progress=not args.quiet)
+    except ConfigError as error:
+        raise _as_given(error, EXPLAIN_FLAGS) from None
+    for explained in result.photos:
+        print(f"{explained.path}: {explained.png.resolve()} and {explained.json.name}")
+    for error in result.errors:
+        print(f"unreadable: {error['error']}", file=sys.stderr)
+    if not result.photos:
+        raise AelabError(f"none of the {len(result.errors)} photos could be read")
     return 0
 
 
@@ -235,12 +296,39 @@ def _flag_type(annotation: Any) -> Any:
     return annotation if annotation in (int, float, str) else None
 
 
+class _BranchSources(argparse.Action):
+    """``--init BRANCH=SOURCE``, repeatable, gathered into ``{BRANCH: SOURCE}``."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        branch, sep, source = value.partition("=")
+        if not sep or not branch or not source:
+            parser.error(f"{option_string} {value!r}: expected BRANCH=RUN_FOLDER_OR_STATE_DICT, "
+                         "e.g. --init aesthetic=runs/aesthetic/RUN")
+        sources = dict(getattr(namespace, self.dest) or {})
+        if branch in sources:
+            parser.error(f"{option_string} names the branch {branch!r} twice")
+        setattr(namespace, self.dest, {**sources, branch: source})
+
+
+def _add_init_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", dest="init", action=_BranchSources, default=None, metavar="BRANCH=RUN",
+                        help="start a branch/stream from a trained run's backbone or a state-dict file; "
+                             "repeatable: --init aesthetic=RUN_A --init emotion=RUN_E")
+
+
+SPECIAL_CONFIG_FLAGS = {"init": _add_init_flag}
+"""TrainConfig fields whose flag is not the generic one of :func:`_add_config_flags`."""
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; dict and list fields take YAML (e.g. --model-options '{reduction: 8}')."""
     from aelab.train.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     for name, spec in _config_fields().items():
+        if name in SPECIAL_CONFIG_FLAGS:
+            SPECIAL_CONFIG_FLAGS[name](parser)
+            continue
         default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
         kind = _flag_type(hints[name])
         if isinstance(default, bool):
@@ -301,6 +389,53 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Decode a data set once into a memory-mapped uint8 array with its labels (see docs/data_loading.md)."""
+    from aelab.data.cache import cache_bytes, open_cache, write_cache
+
+    _at_least(args, 0, "workers")
+    options = args.options if args.options is not None else {}
+    if not isinstance(options, dict):
+        raise ConfigError("--options", options, "a YAML mapping of reader options, e.g. '{subset: style}'")
+    if args.device == "cuda" and not _cuda_available():
+        raise ConfigError("--device", args.device, "cpu or auto: no CUDA device is available here")
+    device = args.device if args.device != "auto" else ("cuda" if _cuda_available() else "cpu")
+    folder = write_cache(args.kind, args.root, args.size, args.output, fit=args.fit, options=options,
+                         device=device, workers=args.workers)
+    index = open_cache(folder).index
+    print(f"decoded cache of {len(index['entries'])} {args.kind} images at {args.size}×{args.size} ({args.fit}, "
+          f"{cache_bytes(index['rows'], args.size) / 1e9:.2f} GB): {folder.resolve()}")
+    print(f"train from it with: --data {args.kind} --root {args.root} --data-options '{{cache: {folder.resolve()}}}'")
+    return 0
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+EVALUATE_FLAGS = {"data": "--data", "root": "--root", "tasks": "--tasks", "split": "--split", "seed": "--seed",
+                  "batch_size": "--batch-size", "device": "--device", "checkpoint": "--checkpoint",
+                  "output": "--output"}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a trained run on another data set's test split (cross-data-set evaluation); print the table."""
+    from aelab.train.evaluate_run import evaluate
+
+    output = args.output or str(Path(args.run) / "evaluate" / args.data)
+    try:
+        result = evaluate(args.run, data=args.data, root=args.root, tasks=args.tasks, split=args.split,
+                          seed=args.seed, output=output, batch_size=args.batch_size, device=args.device,
+                          checkpoint=args.checkpoint)
+    except ConfigError as error:
+        raise _as_given(error, EVALUATE_FLAGS) from None
+    print(result.markdown())
+    print(f"results and tables written to {Path(output).resolve()}")
+    return 0
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     """Open JupyterLab on the notebooks, listening on loopback with a token; extra arguments go to JupyterLab."""
     if importlib.util.find_spec("jupyterlab") is None:
@@ -343,6 +478,14 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--output", help="output folder (default: the grid's output, else runs/sweeps/<grid name>)")
     sweep.add_argument("--root", help="real data set root: the grid's real_data settings apply")
     sweep.add_argument("--data", help="data set kind with --root (default: the grid's real_data.data)")
+    from aelab.sweep.executors import EXECUTORS
+
+    sweep.add_argument("--executor", choices=list(EXECUTORS), default=None,
+                       help="where points run: local process groups (default), or tasks of a Dask cluster "
+                            "(pip install 'aelab[cluster]')")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the Dask scheduler, e.g. "
+                                                              "tcp://HOST:8786 (default: a local cluster of --jobs "
+                                                              "workers)")
     sweep.set_defaults(handler=cmd_sweep)
     train = commands.add_parser("train", help="train a multi-task model (see aelab.train.TrainConfig)")
     train.add_argument("--config", help="YAML file of training parameters (flags override it)")
@@ -360,6 +503,23 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoint", choices=("best", "last"), default="best")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(handler=cmd_predict)
+    explain = commands.add_parser("explain", help="explain photos with a trained run: prediction, Grad-CAM, neuron "
+                                                  "groups and spatial grid, one PNG and one JSON per photo")
+    explain.add_argument("run", help="run folder (holds config.yaml and checkpoints/)")
+    explain.add_argument("photos", nargs="+", metavar="PHOTO", help="image files and/or folders")
+    explain.add_argument("--layer", action="append", help="probe layer for every task, or TASK=LAYER (repeatable; "
+                                                          "default: one per task, deepest with a 4-cell grid)")
+    explain.add_argument("--task", action="append", help="task to explain (repeatable; default: all)")
+    explain.add_argument("--output", default="explanations", help="folder for the figures and JSON files "
+                                                                   "(default: explanations)")
+    explain.add_argument("--size", type=int, help="short side fed to the network (default: the run's image size)")
+    explain.add_argument("--groups", type=int, default=3, help="NMF neuron groups (default 3)")
+    explain.add_argument("--atlas-steps", type=int, help="render steps of the channel pictures the spatial grid "
+                                                         "blends (default 64; cached in the run folder)")
+    explain.add_argument("--device", default="auto")
+    explain.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    explain.add_argument("--quiet", action="store_true", help="no progress bar")
+    explain.set_defaults(handler=cmd_explain)
     preview = commands.add_parser("preview", help="save a labelled grid of SynthAE samples")
     preview.add_argument("--output", default="runs/preview/synthae.png")
     preview.add_argument("--count", type=int, default=32)
@@ -374,6 +534,35 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--size", type=int, default=64)
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(handler=cmd_export)
+    cache = commands.add_parser("cache", help="decode a data set once into a memory-mapped uint8 array with its "
+                                              "labels, for fast training (data_options: {cache: FOLDER})")
+    cache.add_argument("root", help="data set root")
+    cache.add_argument("--kind", required=True, help="data set kind (ava, fi, uae, iae, twitter, artphoto, synthae)")
+    cache.add_argument("--size", type=int, default=256, help="side of the cached images (default 256: 224 px crops)")
+    cache.add_argument("--output", help="cache folder (default: ROOT/.aelab-cache/KIND-SIZEpx-FIT)")
+    cache.add_argument("--fit", default="resize", choices=("resize", "center_crop"),
+                       help="resize to SIZE×SIZE as the training transform does (default), or short side + centre crop")
+    cache.add_argument("--options", type=_yaml_value, default=None,
+                       help="reader options as YAML, e.g. '{subset: style}'")
+    cache.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                       help="decode on: auto (CUDA when present), cpu, cuda")
+    cache.add_argument("--workers", type=int, default=0, help="decoding processes on the CPU (default 0: this one)")
+    cache.set_defaults(handler=cmd_cache)
+    evaluate = commands.add_parser("evaluate", help="evaluate a trained run on another data set's test split "
+                                                    "(cross-data-set evaluation)")
+    evaluate.add_argument("--run", required=True, help="run folder (holds config.yaml and checkpoints/)")
+    evaluate.add_argument("--data", required=True, help="data set kind: uae, iae, fi, twitter, ava, artphoto, synthae")
+    evaluate.add_argument("--root", required=True, help="folder of that data set")
+    evaluate.add_argument("--tasks", nargs="+", help="tasks to evaluate (default: every task the run and the data "
+                                                     "share)")
+    evaluate.add_argument("--split", default="test", help="test: the official test split, else the seeded 70/10/20 "
+                                                          "split's test part (default); all: every image")
+    evaluate.add_argument("--seed", type=int, help="seed of that split (default: the run's)")
+    evaluate.add_argument("--output", help="folder for results.json, table.md, table.csv (default: RUN/evaluate/DATA)")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--checkpoint", default="best", help="best (default) or last")
+    evaluate.set_defaults(handler=cmd_evaluate)
     lab = commands.add_parser("lab", help="open JupyterLab on notebooks/ (loopback, token); arguments after "
                                           "'--' go to JupyterLab, e.g. aelab lab -- --allow-root",
                               description="Open JupyterLab on notebooks/ (loopback, token). Arguments after "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from aelab.errors import AelabError, ConfigError
 from aelab.io import write_atomic, write_text_atomic
 from aelab.load import load_run
 from aelab.models.inputs import call_model
+from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
 from aelab.train.config_checks import check_device, integer
@@ -74,6 +76,28 @@ TABLE_FORMATS: dict[str, Callable[[Predictions, str | Path], Path]] = {
 
 CHECKPOINTS = ("best", "last")
 
+UNKNOWN_DOMAIN = "unknown"
+SYNTHETIC_DOMAINS = {"synthae": "SynthAE"}
+"""Data set kinds (a run's config ``data``) whose labels are planted factors of generated images → their name."""
+
+
+class TrainingDomainWarning(UserWarning):
+    """A run trained on generated images is used on photographs: its outputs describe the generator's factors."""
+
+
+def training_domain(config: Mapping[str, Any]) -> str:
+    """What a run was trained on: its config's ``data`` (a data set kind), or ``"unknown"`` when not recorded."""
+    return str(config.get("data") or UNKNOWN_DOMAIN)
+
+
+def warn_about_domain(config: Mapping[str, Any], run: str | Path, stacklevel: int = 3) -> None:
+    """One :class:`TrainingDomainWarning` when the run at ``run`` was trained on synthetic data (SynthAE)."""
+    name = SYNTHETIC_DOMAINS.get(training_domain(config))
+    if name is not None:
+        warnings.warn(f"{run} was trained on {name}: its predictions describe {name}'s planted factors, not the "
+                      "photographs' aesthetics or emotion; for real photographs use a run trained on AVA, UAE, IAE "
+                      "or FI", TrainingDomainWarning, stacklevel=stacklevel)
+
 
 def check_output_path(path: str | Path, parameter: str = "output") -> Path:
     """``path`` as a Path after checking a table can be written there (its folder exists and is writable, it is
@@ -120,23 +144,11 @@ def image_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _row(tasks: Sequence[Task], outputs: dict[str, torch.Tensor], index: int) -> dict[str, Any]:
+    """One image's columns: each task's probabilities (or score) and predicted class, as its kind reads them
+    (:data:`aelab.task_kinds.TASK_KINDS`)."""
     row: dict[str, Any] = {}
     for task in tasks:
-        logits = outputs[task.name][index].float()
-        if task.kind == "binary":
-            probability = float(torch.sigmoid(logits))
-            row[f"{task.name}_probability"] = probability
-            row[task.name] = task.classes[int(probability > 0.5)]
-        elif task.kind == "multiclass":
-            probabilities = torch.softmax(logits, dim=-1)
-            row.update({f"{task.name}_{name}": float(p) for name, p in zip(task.classes, probabilities)})
-            row[task.name] = task.classes[int(probabilities.argmax())]
-        elif task.kind == "multilabel":
-            probabilities = torch.sigmoid(logits)
-            row.update({f"{task.name}_{name}": float(p) for name, p in zip(task.classes, probabilities)})
-            row[task.name] = ";".join(n for n, p in zip(task.classes, probabilities) if p > 0.5)
-        else:
-            row[f"{task.name}_score"] = float(logits)
+        row.update(kind_of(task).row(task, outputs[task.name][index].float()))
     return row
 
 
@@ -158,6 +170,7 @@ def predict(run: str | Path, paths: Iterable[str | Path] | str | Path, batch_siz
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     files = _check_arguments(paths, batch_size, device, checkpoint)
     loaded = load_run(run, checkpoint, device)
+    warn_about_domain(loaded.config, loaded.folder)
     model, config, target, transform = loaded.model, loaded.config, loaded.device, loaded.eval_transform()
     tasks = [get_task(t) for t in config["tasks"]]
     result = Predictions()

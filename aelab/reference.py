@@ -47,6 +47,26 @@ PAPER_003_IAE = {
     "aenet": {"aesthetic_accuracy": 81.05, "emotion_accuracy": 66.23},
 }
 
+PAPER_003_CROSS_SET = {
+    # Yu et al. ICIP 2019, Table 2: trained on IAE only, tested on AVA (aesthetic accuracy) and ArtPhoto (emotion
+    # accuracy); "single" = ResNet50, WRN = wide_resnet50_2, SSNet = share_split, CSNet = cross_stitch
+    "single": {"ava_aesthetic_accuracy": 71.18, "artphoto_emotion_accuracy": 24.83},
+    "single-wide_resnet50_2": {"ava_aesthetic_accuracy": 71.33, "artphoto_emotion_accuracy": 27.02},
+    "share_split": {"ava_aesthetic_accuracy": 68.39, "artphoto_emotion_accuracy": 23.86},
+    "cross_stitch": {"ava_aesthetic_accuracy": 70.48, "artphoto_emotion_accuracy": 27.30},
+    "aenet_fl": {"ava_aesthetic_accuracy": 70.29, "artphoto_emotion_accuracy": 24.22},
+    "aenet": {"ava_aesthetic_accuracy": 72.83, "artphoto_emotion_accuracy": 27.92},
+}
+
+PAPER_000_INITIALISATION = {
+    # Shen et al. 2022, §4.2 table "network initialisation" (ResNet50 + AFI on UAE): aesthetic acc / F1, emotion
+    # acc / F1 when the branches start from Xavier (random), ImageNet, or the single-task networks trained on UAE
+    "random": {"aesthetic_accuracy": 67.25, "aesthetic_f1": 63.17, "emotion_accuracy": 45.19, "emotion_f1": 32.08},
+    "imagenet": {"aesthetic_accuracy": 80.13, "aesthetic_f1": 77.26, "emotion_accuracy": 64.38, "emotion_f1": 54.22},
+    "single_task": {"aesthetic_accuracy": 80.55, "aesthetic_f1": 78.61, "emotion_accuracy": 65.85,
+                    "emotion_f1": 54.90},
+}
+
 PAPER_004_ABLATION = {
     # Sheng et al. 2020, Table 5: GoogLeNet on Twitter five-agree, 5-fold cross-validated accuracy (%) by the
     # set of Inception blocks that carry an auxiliary classifier

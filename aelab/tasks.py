@@ -13,7 +13,6 @@ A sample's labels are a dict with these keys (any subset):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from aelab.errors import UnknownNameError
 
@@ -38,23 +37,24 @@ AESTHETIC_CLASSES: tuple[str, ...] = ("low", "high")
 HIGH_AESTHETIC_THRESHOLD = 5.0
 """An image is high-aesthetic when its mean score is strictly above this (METHODS §1)."""
 
-TaskKind = Literal["multiclass", "binary", "multilabel", "regression", "text"]
-
 
 @dataclass(frozen=True)
 class Task:
-    """A prediction target: its canonical label key, what kind of output it needs and its class names."""
+    """A prediction target: its canonical label key, what kind of output it needs and its class names.
+
+    ``kind`` is a key of :data:`aelab.task_kinds.TASK_KINDS` (``binary``, ``multiclass``, ``multilabel``,
+    ``regression``, ``text``), the entry that says how the task is trained, scored and read."""
 
     name: str
-    kind: TaskKind
+    kind: str
     classes: tuple[str, ...] = ()
 
     @property
     def num_outputs(self) -> int:
-        """Width of the logits a model head must produce for this task."""
-        if self.kind in ("binary", "regression"):
-            return 1
-        return len(self.classes)
+        """Width of the logits a model head must produce for this task (its kind's ``outputs``)."""
+        from aelab.task_kinds import kind_named  # the kinds build on this module, so they are looked up on use
+
+        return kind_named(self.kind).outputs(self)
 
 
 TASKS: dict[str, Task] = {

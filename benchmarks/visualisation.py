@@ -1,47 +1,60 @@
-"""Feature-visualisation speed, measured side by side in one run (no thresholds: it prints ratios).
+"""Feature-visualisation benchmarks, each measured side by side in one run (no thresholds: it prints numbers).
 
-    .venv/bin/python benchmarks/visualisation.py [--backbone googlenet] [--layer 4a] [--size 128] [--channels 8]
-        [--baseline-steps 512] [--atlas-subset 16] [--full-atlas] [--variants] [--threads N] [--weights imagenet]
+    .venv/bin/python benchmarks/visualisation.py [--steps 24] [--channels 8] [--threads 1] ...
+    <lucent venv>/bin/python benchmarks/visualisation.py --against-lucent [--channels 4] [--threads 1] ...
 
-Same model, layer, final image size and channels for both sides:
+Both use GoogLeNet with random weights (offline) whose batch-norm statistics are re-estimated on smooth random images
+(with the default statistics its 4a activations are ~1e-7), layer 4a, 128 px, channels evenly spaced over the layer.
 
-* **baseline** — the way Lucid/Lucent render: one channel per call, the **full** model run forward (every block and
-  a 1000-way classifier, the layer read by a forward hook), model parameters left trainable (their gradients are
-  computed, as in Lucent), ``torch.optim.Adam`` with Lucid's defaults (:func:`aelab.viz.render.lucid_defaults`:
-  Fourier + decorrelation, standard transforms, lr 0.05, 512 steps, redirected ReLU for 16 steps);
-* **ours** — :func:`aelab.viz.render.render`: all channels in one batch, the model truncated at the layer and frozen.
+**Default: the renderer against its previous implementation.** The previous loop (a hand-written element-wise Adam
+on a gathered parameter tensor, kept here only as the baseline) and :class:`aelab.viz.render.BatchRender`
+(``torch.optim``) optimise the same channels from the same seeds with the same settings, one batch each, and are
+timed **interleaved**, step by step (previous, current; then current, previous; …). Reported: the median of the
+paired per-step ratios current / previous with their interquartile range; when that range is wider than
+``--max-spread`` of the median the run says it cannot conclude (another process slowed some steps).
 
-Reported: (a) the per-step speed-up at equal steps (ours run with Lucid's settings), (b) time-to-quality: seconds per
-channel until ours (default settings) reaches the baseline's final mean activation (quality is the channel's mean
-activation on the untransformed 128 px image; evaluation time is excluded on both sides), the time to build the
-whole layer atlas at that quality (estimated from a measured subset unless ``--full-atlas``), and the atlas
-cache-hit time. Without ``--weights`` the backbone has random weights (offline) and its batch-norm statistics are
-re-estimated on smooth random images (with the default statistics GoogLeNet's 4a activations are ~1e-7).
+**--against-lucent: readable images, measured against Lucent itself.** Lucent (PyPI ``torch-lucent``, not a
+dependency) renders one channel per call with its defaults (Fourier + decorrelation, standard transforms, Adam lr
+0.05, 512 steps, 128 px upsampled to 224 before the model); aelab renders the same channels with its defaults (or
+``--set field=value``). For each: the channels' mean activation on the final untransformed 128 px image, roughness
+and clipped share (:mod:`aelab.viz.readability`), seconds per channel; for aelab the same at the first step (checked
+every ``--every``) where its mean activation reaches Lucent's, and the time ratio. The goal: there, roughness
+≤ 1.1× Lucent's, clipped share ≤ Lucent's, reached ≥ 5× sooner. Where Lucent is not importable the comparison is
+skipped with a message. A scratch environment for it (kornia ≥ 0.7 moved two functions Lucent 0.1.8 imports from
+the top level; this script aliases them):
 
-Times are given two ways: 'median' = the median step time × the steps (robust to other processes' bursts on a shared
-machine; two OpenMP threads competing with another process can slow a step tenfold) and 'wall' = the measured sum.
-``--variants`` also times the optional speed features (coarse-to-fine, cosine schedule, plateau stop).
+    python -m venv --system-site-packages /tmp/lucentenv
+    .venv/bin/python -c "import site; print(site.getsitepackages()[0])" \\
+        > /tmp/lucentenv/lib/python3.11/site-packages/aelab_venv.pth
+    /tmp/lucentenv/bin/pip install --no-deps torch-lucent decorator kornia kornia_rs
+    PYTHONPATH=. /tmp/lucentenv/bin/python benchmarks/visualisation.py --against-lucent
+
+Threads are pinned (``--threads``, default 1); nothing prints progress bars.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy as copy_module
 import os
 import statistics
-import tempfile
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from aelab.models.backbones import build_backbone
-from aelab.viz.atlas import layer_atlas
-from aelab.viz.objectives import channel
+from aelab.viz.objectives import Objective, channel
 from aelab.viz.parameterization import FourierImage
-from aelab.viz.probe import layer_activations
-from aelab.viz.render import RenderSettings, _RedirectReLUs, lucid_defaults, render
+from aelab.viz.probe import LayerProbe, layer_activations
+from aelab.viz.readability import clipped_share, roughness
+from aelab.viz.relu_redirect import RedirectReLUs
+from aelab.viz.render import BatchRender, RenderSettings, frozen, render
+from aelab.viz.render_model import input_memory_format
 from aelab.viz.robustness import RandomTransforms
 
 
@@ -60,219 +73,218 @@ def calibrate_batchnorm(model: nn.Module, size: int, seed: int = 1) -> None:
     model.eval()
 
 
-class FullModel(nn.Module):
-    """The backbone plus a 1000-way classifier: what a Lucid/Lucent user runs forward."""
-
-    def __init__(self, backbone: nn.Module):
-        super().__init__()
-        self.backbone = backbone
-        self.fc = nn.Linear(backbone.out_channels, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.backbone(x).mean(dim=(-2, -1)))
+def mean_activation(model: nn.Module, layer: str, images: torch.Tensor, chans: list[int]) -> torch.Tensor:
+    """Each image's channel's mean activation on the untransformed image."""
+    with torch.no_grad():
+        act = layer_activations(model, images, layer, normalize=True)
+    return act[torch.arange(len(chans)), torch.tensor(chans)].mean(dim=(-2, -1))
 
 
-class Quality:
-    """Mean activation of each image's channel on the untransformed image (evaluation time is accounted apart)."""
-
-    def __init__(self, model: nn.Module, layer: str, size: int):
-        self.model, self.layer, self.size = model, layer, size
-        self.seconds = 0.0
-
-    def __call__(self, images: torch.Tensor, channels: list[int]) -> torch.Tensor:
-        start = time.perf_counter()
-        if images.shape[-1] != self.size:
-            images = F.interpolate(images, size=self.size, mode="bilinear", align_corners=False)
-        act = layer_activations(self.model, images, self.layer, normalize=True)
-        values = act[torch.arange(len(channels)), torch.tensor(channels)].mean(dim=(-2, -1))
-        self.seconds += time.perf_counter() - start
-        return values
+# ---- the previous implementation (baseline only) ------------------------------------------------------------
 
 
-def baseline_render(full: FullModel, backbone: nn.Module, layer: str, ch: int, index: int, settings: RenderSettings,
-                    quality: Quality, every: int) -> tuple[torch.Tensor, list[float], list[tuple[int, float]]]:
-    """One channel the Lucid/Lucent way; returns the image, each step's seconds and the quality curve."""
-    image = FourierImage([index], settings.size, seed=settings.seed)
-    transforms = RandomTransforms([index], settings.steps, settings.seed)
-    # maximize=True: the backward pass carries the gradient of the score, the sign Lucid's ReLU redirect expects
-    optimizer = torch.optim.Adam(image.parameters(), lr=settings.lr, maximize=True)
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    captured = {}
-    hook = backbone.layer(layer).register_forward_hook(lambda m, i, o: captured.__setitem__("act", o))
-    curve, steps = [], []
-    try:
-        for step in range(settings.steps):
+class PreviousBatch:
+    """The renderer's previous batch loop for one resolution and a constant learning rate: element-wise Adam
+    written by hand on a parameter tensor, gradients by ``torch.autograd.grad``."""
+
+    def __init__(self, probe: LayerProbe, objective: Objective, indices: torch.Tensor, settings: RenderSettings,
+                 memory_format: torch.memory_format):
+        self.probe, self.objective, self.settings, self.memory_format = probe, objective, settings, memory_format
+        self.image = FourierImage(indices.tolist(), settings.size, seed=settings.seed, decorrelate=settings.decorrelate)
+        self.values = self.image.parameter.detach().clone()
+        self.transforms = RandomTransforms(indices.tolist(), settings.steps, settings.seed)
+        self.m, self.v, self.t = (torch.zeros_like(self.values) for _ in range(3))
+        self.done = 0
+
+    def step(self) -> None:
+        x = self.values.requires_grad_(True)
+        picture = self.transforms(self.image.render(x), self.done).contiguous(memory_format=self.memory_format)
+        with RedirectReLUs() if self.done < self.settings.relu_redirect_steps else contextlib.nullcontext():
+            scores = self.objective(self.probe(picture))
+        (grad,) = torch.autograd.grad(scores.sum(), x)
+        with torch.no_grad():
+            b1, b2 = 0.9, 0.999
+            self.m.mul_(b1).add_(grad, alpha=1 - b1)
+            self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            self.t.add_(1)
+            update = (self.m / (1 - b1 ** self.t)) / ((self.v / (1 - b2 ** self.t)).sqrt_().add_(1e-8))
+            self.values.add_(update, alpha=self.settings.resolved_lr)
+        self.done += 1
+
+    def images(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.image.render(self.values)
+
+
+def paired_ratios(first, second, steps: int, warmup: int) -> list[float]:
+    """Per-step time ratios second / first, the two stepped alternately (the order flips every step)."""
+    ratios = []
+    for step in range(steps):
+        seconds = {}
+        for name, run in ((("first", first), ("second", second)) if step % 2 == 0 else
+                          (("second", second), ("first", first))):
             start = time.perf_counter()
-            optimizer.zero_grad()
-            full.zero_grad(set_to_none=True)
-            picture = transforms(image(), step)
-            redirect = _RedirectReLUs() if step < settings.relu_redirect_steps else torch.enable_grad()
-            with redirect:
-                full((picture - mean) / std)
-            captured["act"][0, ch].mean().backward()
-            optimizer.step()
-            steps.append(time.perf_counter() - start)
-            if (step + 1) % every == 0:
-                with torch.no_grad():
-                    curve.append((step + 1, float(quality(image().detach(), [ch])[0])))
-    finally:
-        hook.remove()
-    return image().detach(), steps, curve
+            run.step()
+            seconds[name] = time.perf_counter() - start
+        if step >= warmup:
+            ratios.append(seconds["second"] / seconds["first"])
+    return ratios
 
 
-def time_to_quality(backbone: nn.Module, objective, chans: list[int], settings: RenderSettings, quality: Quality,
-                    target: float, every: int) -> dict:
-    """Render with ``settings``, evaluating the mean activation every ``every`` steps (not timed). Returns each
-    step's seconds (``steps``, for the whole batch), the curve, the final images and activation, and the step at
-    which the activation first reached ``target``."""
-    run: dict = {"curve": [], "steps": []}
+def spread_summary(ratios: list[float], max_spread: float) -> str:
+    q1, median, q3 = np.percentile(ratios, [25, 50, 75])
+    width = (q3 - q1) / median
+    text = f"median {median:.3f}x (interquartile {q1:.3f}-{q3:.3f}, {len(ratios)} pairs)"
+    if width > max_spread:
+        return text + f"; spread {width:.0%} of the median is wider than {max_spread:.0%}: cannot conclude, rerun " \
+                      "on a quieter machine"
+    verdict = "not slower (within 5 %)" if median <= 1.05 else f"SLOWER by {median - 1:.0%}"
+    return text + f"; spread {width:.0%} of the median -> the current renderer is {verdict}"
+
+
+def compare_previous(model: nn.Module, args, chans: list[int]) -> None:
+    settings = RenderSettings(size=args.size, steps=args.steps + args.warmup, seed=args.seed, batch_size=len(chans))
+    probe = LayerProbe(model, args.layer, normalize=True)
+    objective = channel(args.layer, chans)
+    indices = torch.arange(len(chans))
+    with frozen(model):
+        layout = input_memory_format(probe, torch.device("cpu"), args.size)
+        previous = PreviousBatch(probe, objective, indices, settings, layout)
+        current = BatchRender(probe, objective, indices, settings, torch.device("cpu"), layout)
+        ratios = paired_ratios(previous, current, settings.steps, args.warmup)
+    print(f"\nper-step time, current (torch.optim) / previous (hand-written Adam), batch {len(chans)}, "
+          f"{settings.steps} steps interleaved, first {args.warmup} not counted:\n    "
+          + spread_summary(ratios, args.max_spread))
+    old, new = (mean_activation(model, args.layer, run.images(), chans).mean() for run in (previous, current))
+    print(f"    mean activation after {settings.steps} steps: previous {old:.3f}, current {new:.3f} (same math; float "
+          "rounding diverges over the steps)")
+
+
+# ---- against Lucent ------------------------------------------------------------------------------------------
+
+
+def import_lucent():
+    """Lucent's render module, or None with the reason printed."""
+    try:
+        import kornia
+        import kornia.geometry.transform as geometry
+        for name in ("get_rotation_matrix2d", "warp_affine"):
+            if not hasattr(kornia, name):
+                setattr(kornia, name, getattr(geometry, name))
+        from lucent.optvis import param, render as lucent_render
+    except ImportError as error:
+        print(f"--against-lucent skipped: Lucent is not importable here ({error}); see the commands at the top of "
+              "benchmarks/visualisation.py")
+        return None
+    return lucent_render, param
+
+
+def readability_row(name: str, images: torch.Tensor, activation: torch.Tensor, seconds: float) -> str:
+    return (f"    {name:<44} activation {float(activation.mean()):7.3f}  roughness {float(roughness(images).mean()):.3f}"
+            f"  clipped {float(clipped_share(images).mean()):.3f}  {seconds:7.2f} s/channel")
+
+
+def lucent_images(model: nn.Module, args, chans: list[int], lucent) -> tuple[torch.Tensor, float]:
+    """Lucent's image per channel (one call each, its defaults, 512 steps) and its seconds per channel."""
+    lucent_render, param = lucent
+    target = model.layer(args.layer)
+    name = next(n for n, m in model.named_modules() if m is target).replace(".", "_")
+    images, seconds = [], []
+    for k, ch in enumerate(chans):
+        torch.manual_seed(args.seed + k)
+        copy = copy_module.deepcopy(model)  # Lucent leaves a forward hook on every module after each call
+        start = time.perf_counter()
+        out = lucent_render.render_vis(copy, f"{name}:{ch}", param_f=lambda: param.image(args.size),
+                                       thresholds=(512,), progress=False, show_image=False)
+        seconds.append(time.perf_counter() - start)
+        images.append(torch.from_numpy(np.asarray(out[-1])).permute(0, 3, 1, 2).float())
+    return torch.cat(images), statistics.mean(seconds)
+
+
+def aelab_until(model: nn.Module, args, chans: list[int], settings: RenderSettings, target: float) -> dict:
+    """aelab's render with ``settings``, evaluated every ``--every`` steps (evaluation not timed): the images,
+    activation and seconds when the mean activation first reaches ``target``, and at the end."""
+    run: dict = {"seconds": 0.0}
     last = [time.perf_counter()]
 
     def monitor(step: int, indices: torch.Tensor, images) -> None:
-        run["steps"].append(time.perf_counter() - last[0])
-        if step % every == 0:
-            value = float(quality(images(), chans).mean())
-            run["curve"].append((step, value))
-            if value >= target and "step" not in run:
-                run["step"] = step
+        run["seconds"] += time.perf_counter() - last[0]
+        if step % args.every == 0 and "reached" not in run:
+            current = images().float().cpu()
+            activation = mean_activation(model, args.layer, current, chans)
+            if float(activation.mean()) >= target:
+                run["reached"] = (step, current, activation, run["seconds"])
         last[0] = time.perf_counter()
 
-    run["images"] = render(backbone, objective, settings, callback=monitor)
-    run["final"] = float(quality(run["images"], chans).mean())
+    run["images"] = render(model, channel(args.layer, chans), settings, callback=monitor)
+    run["activation"] = mean_activation(model, args.layer, run["images"], chans)
     return run
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def _mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
-    return [(points[0][0], statistics.mean(v for _, v in points)) for points in zip(*curves)]
+def against_lucent(model: nn.Module, args, chans: list[int]) -> None:
+    lucent = import_lucent()
+    if lucent is None:
+        return
+    base, base_seconds = lucent_images(model, args, chans, lucent)
+    base_act = mean_activation(model, args.layer, base, chans)
+    target = float(base_act.mean())
+    changes = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        kind = {f.name: f.type for f in fields(RenderSettings)}[key]
+        changes[key] = (value.lower() == "true") if kind == "bool" else int(value) if "int" in kind else \
+            float(value) if "float" in kind else value
+    settings = replace(RenderSettings(size=args.size, seed=args.seed, batch_size=len(chans)), **changes)
+    run = aelab_until(model, args, chans, settings, target)
+    k = len(chans)
+    print(f"\nreadability against Lucent, {k} channels of {args.layer} at {args.size} px "
+          f"(aelab: {settings.resolved_optimizer} lr {settings.resolved_lr}, {settings.steps} steps, "
+          f"transforms {settings.transforms}, decorrelate {settings.decorrelate}, schedule {settings.schedule}):")
+    print(readability_row("Lucent, 512 steps, one channel per call", base, base_act, base_seconds))
+    print(readability_row(f"aelab, all {settings.steps} steps", run["images"], run["activation"], run["seconds"] / k))
+    if "reached" not in run:
+        print(f"    aelab did NOT reach Lucent's activation {target:.3f} within {settings.steps} steps")
+        return
+    step, images, activation, seconds = run["reached"]
+    print(readability_row(f"aelab, at step {step} (Lucent's activation)", images, activation, seconds / k))
+    ratio = base_seconds / (seconds / k)
+    rough = float(roughness(images).mean()) / float(roughness(base).mean())
+    clipped = float(clipped_share(images).mean()) - float(clipped_share(base).mean())
+    met = rough <= 1.1 and clipped <= 0 and ratio >= 5
+    print(f"    at Lucent's activation: roughness {rough:.2f}x Lucent's (goal <= 1.1), clipped share {clipped:+.3f} "
+          f"(goal <= 0), reached {ratio:.1f}x sooner (goal >= 5) -> joint criterion {'MET' if met else 'NOT met'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backbone", default="googlenet")
     parser.add_argument("--layer", default="4a")
-    parser.add_argument("--weights", default=None, help="None (random, offline) or 'imagenet' / a state dict path")
     parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--channels", type=int, default=8, help="channels rendered by both sides (evenly spaced)")
-    parser.add_argument("--baseline-steps", type=int, default=512)
-    parser.add_argument("--every", type=int, default=8, help="quality is evaluated every this many steps")
-    parser.add_argument("--atlas-subset", type=int, default=16, help="channels timed to estimate the whole atlas")
-    parser.add_argument("--full-atlas", action="store_true", help="build the whole atlas instead of estimating")
-    parser.add_argument("--variants", action="store_true",
-                        help="also time the optional speed features (coarse-to-fine, cosine, plateau stop)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--channels", type=int, default=8, help="channels rendered (evenly spaced over the layer)")
+    parser.add_argument("--steps", type=int, default=24, help="interleaved steps counted (previous vs current)")
+    parser.add_argument("--warmup", type=int, default=2, help="interleaved steps run first and not counted")
+    parser.add_argument("--max-spread", type=float, default=0.2,
+                        help="interquartile range / median above which no conclusion is drawn")
+    parser.add_argument("--against-lucent", action="store_true", help="compare readability and time with Lucent")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a RenderSettings field for aelab's side of --against-lucent (repeatable)")
+    parser.add_argument("--every", type=int, default=4, help="--against-lucent: aelab evaluated every N steps")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (pinned), {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at start")
-    print("times: 'median' = median step time x steps (robust to other processes' bursts), 'wall' = measured sum")
-    backbone = build_backbone(args.backbone, weights=args.weights)
-    if args.weights is None:
-        calibrate_batchnorm(backbone, args.size)
-        print(f"{args.backbone} with RANDOM weights (offline); batch-norm statistics re-estimated on smooth noise")
-    backbone.eval()
-    full = FullModel(backbone).eval()
-    n_channels = int(layer_activations(backbone, torch.rand(1, 3, args.size, args.size), args.layer).shape[1])
+    model = build_backbone("googlenet")
+    calibrate_batchnorm(model, args.size)
+    n_channels = int(layer_activations(model, torch.rand(1, 3, args.size, args.size), args.layer).shape[1])
     chans = sorted({round(i * (n_channels - 1) / max(1, args.channels - 1)) for i in range(args.channels)})
-    k = len(chans)
-    quality = Quality(backbone, args.layer, args.size)
-    lucid = lucid_defaults(size=args.size, steps=args.baseline_steps, seed=args.seed)
-    print(f"layer {args.layer} ({n_channels} channels), {args.size} px, channels {chans}")
-
-    # ---- baseline: one channel per call, full forward ---------------------------------------------------------
-    base_images, base_steps, base_curves = [], [], []
-    for index, ch in enumerate(chans):
-        image, steps, curve = baseline_render(full, backbone, args.layer, ch, index, lucid, quality, args.every)
-        base_images.append(image)
-        base_steps += steps
-        base_curves.append(curve)
-    base_images = torch.cat(base_images)
-    target = float(quality(base_images, chans).mean())
-    base_step = statistics.median(base_steps)
-    base_channel = base_step * lucid.steps
-    base_channel_wall = sum(base_steps) / k
-    print(f"\nbaseline (Lucid defaults, {lucid.steps} steps, 1 channel/call, full forward): median {_ms(base_step)}/step;"
-          f" {base_channel:.1f} s/channel (wall {base_channel_wall:.1f}); final mean activation {target:.3f}")
-
-    # ---- (a) ours at equal steps with Lucid's settings --------------------------------------------------------
-    objective = channel(args.layer, chans)
-    same = time_to_quality(backbone, objective, chans, replace(lucid, batch_size=k), quality, target, lucid.steps)
-    ours_step = statistics.median(same["steps"]) / k
-    ours_step_wall = sum(same["steps"]) / (k * lucid.steps)
-    print(f"(a) ours, same settings and steps, batch {k}, truncated at {args.layer}: median {_ms(ours_step)}/image-step"
-          f" -> per-step speed-up {base_step / ours_step:.2f}x (wall {base_channel_wall / lucid.steps / ours_step_wall:.2f}x)"
-          f"; final mean activation {same['final']:.3f} vs {target:.3f}, mean |image difference| "
-          f"{(same['images'] - base_images).abs().mean():.3f} (same math; float rounding diverges over the steps)")
-
-    # ---- (b) time-to-quality with the default settings --------------------------------------------------------
-    fast = RenderSettings(size=args.size, seed=args.seed, batch_size=k)
-    run = time_to_quality(backbone, objective, chans, fast, quality, target, args.every)
-    print(f"(b) ours, defaults (Adam lr {fast.resolved_lr} {fast.schedule}, {fast.steps} steps, stages {fast.stages}, "
-          f"plateau {fast.plateau}): final mean activation {run['final']:.3f} after {fast.steps} steps")
-    base_reached = next((s for s, v in _mean_curve(base_curves) if v >= target), lucid.steps)
-    quality_steps = run.get("step", fast.steps)
-    if "step" in run:
-        ours_channel = statistics.median(run["steps"]) * run["step"] / k
-        ours_channel_wall = sum(run["steps"][:run["step"]]) / k
-        print(f"    reaches the baseline's {target:.3f} after {run['step']} steps: {ours_channel:.2f} s/channel (wall "
-              f"{ours_channel_wall:.2f}) vs baseline {base_channel:.1f} s/channel ({base_reached} steps) -> "
-              f"time-to-quality {base_channel / ours_channel:.1f}x (wall {base_channel_wall / ours_channel_wall:.1f}x)")
+    print(f"googlenet, random weights, batch-norm statistics re-estimated; layer {args.layer} ({n_channels} "
+          f"channels), {args.size} px, channels {chans}")
+    if args.against_lucent:
+        against_lucent(model, args, chans)
     else:
-        print(f"    did NOT reach the baseline's {target:.3f} within {fast.steps} steps")
-    print("    mean activation by step, ours:     " + " ".join(f"{s}:{v:.2f}" for s, v in run["curve"][3::4]))
-    print("    mean activation by step, baseline: " + " ".join(f"{s}:{v:.2f}" for s, v in _mean_curve(base_curves)[7::8]))
-    if args.variants:
-        variants = {
-            "coarse-to-fine (0.5 res for half the steps)": replace(fast, stages=((0.5, 0.5), (1.0, 0.5))),
-            "cosine schedule to 0.1 lr": replace(fast, schedule="cosine"),
-            "plateau stop (1 % per 32 steps)": replace(fast, plateau=0.01, plateau_window=32),
-        }
-        for name, settings in variants.items():
-            other = time_to_quality(backbone, objective, chans, settings, quality, target, args.every)
-            if "step" in other:  # wall time: the steps differ in cost (resolution, active images)
-                seconds = sum(other["steps"][:other["step"]]) / k
-                when = (f"reaches it after {other['step']} steps, wall {seconds:.2f} s/channel -> "
-                        f"{base_channel_wall / seconds:.1f}x (wall)")
-            else:
-                when = "does not reach it"
-            print(f"    variant {name}: {when}; final {other['final']:.3f} after {settings.steps} steps")
-
-    # ---- whole-layer atlas at that quality, and the cache hit -------------------------------------------------
-    atlas_settings = RenderSettings(size=args.size, seed=args.seed, steps=quality_steps)
-    with tempfile.TemporaryDirectory() as cache:
-        if args.full_atlas:
-            start = time.perf_counter()
-            layer_atlas(backbone, args.layer, atlas_settings, cache_dir=cache, progress=True)
-            built = time.perf_counter() - start
-            print(f"atlas: all {n_channels} channels of {args.layer} at {args.size} px, {quality_steps} steps: "
-                  f"built in {built / 60:.1f} min (measured)")
-            hit_settings = atlas_settings
-        else:
-            subset = list(range(min(args.atlas_subset, n_channels)))
-            timing = time_to_quality(backbone, channel(args.layer, subset), subset, atlas_settings, quality,
-                                     float("inf"), 10 ** 9)
-            per_channel = statistics.median(timing["steps"]) * quality_steps / len(subset)
-            per_channel_wall = sum(timing["steps"]) / len(subset)
-            print(f"atlas: all {n_channels} channels of {args.layer} at {args.size} px, {quality_steps} steps, automatic "
-                  f"batch size: ~{per_channel * n_channels / 60:.1f} min (wall ~{per_channel_wall * n_channels / 60:.1f})"
-                  f" ESTIMATED from {len(subset)} channels; the baseline: ~{base_channel * n_channels / 60:.0f} min")
-            hit_settings = RenderSettings(size=args.size, seed=args.seed, steps=1)  # same size, cheap to fill
-            layer_atlas(backbone, args.layer, hit_settings, cache_dir=cache, progress=False)
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            atlas = layer_atlas(backbone, args.layer, hit_settings, cache_dir=cache, progress=False)
-            times.append(time.perf_counter() - start)
-        print(f"atlas cache hit ({tuple(atlas.shape)}, hashing the model's state dict included): median "
-              f"{_ms(statistics.median(times))}" +
-              ("" if args.full_atlas else " (cache filled with 1-step images of the same size)"))
+        compare_previous(model, args, chans)
     print(f"load average {os.getloadavg()[0]:.2f} at the end (other processes on the machine slow both sides)")
 
 

@@ -107,3 +107,41 @@ def test_stratified_split_and_kfold_keep_class_balance():
         kfold_indices([0, 0, 0, 1], k=2)
     with pytest.raises(ValueError, match="summing to 1"):
         split_indices(10, fractions=(0.5, 0.5, 0.5))
+
+
+def _benchmark(name):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+def test_pipeline_benchmark_prints_three_ways_and_judges_the_spread(monkeypatch, capsys, one_thread):
+    bench = _benchmark("data_pipeline")
+    assert "too wide to conclude" in bench.verdict([1.0, 2.0, 3.0], 3.0)
+    assert bench.verdict([3.1, 3.2, 3.3], 3.0) == "goal >= 3×: met in every round"
+    assert bench.verdict([2.8, 3.0, 3.1], 3.0) == "goal >= 3×: met in some rounds only"
+    monkeypatch.setattr("sys.argv", ["data_pipeline", "--n", "3", "--rounds", "2", "--width", "40", "--height", "30",
+                                     "--size", "24"])
+    bench.main()
+    out = capsys.readouterr().out
+    for way in ("Pillow decode + transforms", "torchvision decode + transforms", "decoded cache"):
+        assert way in out
+    assert "per-round ratio to Pillow" in out and "\r" not in out
+
+
+def test_paper_scale_benchmark_marks_small_settings_and_goals():
+    bench = _benchmark("paper_scale")
+    assert "goal >= 0.9×: not met" in bench.summary([0.5, 0.55, 0.6], 0.9)
+    assert "[spread too wide to conclude]" in bench.summary([0.5, 1.0, 1.5], None)
+    args = bench.argparse.Namespace(device="cpu", quick=False, size=None, batch=None, steps=None, rounds=None,
+                                    amp_dtype="auto", channels_last=True)
+    settings, note = bench.settings_from(args)
+    assert (settings.size, settings.batch, settings.amp) == (64, 4, None) and "NOT the paper scale" in note

@@ -24,9 +24,9 @@ def test_processes_split_each_global_batch():
     assert list(sampler) != one
 
 
-def _train(tmp_path, name, launcher):
+def _train(tmp_path, name, launcher, extra=()):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [*launcher, "-m", "aelab.cli", "train", *ARGS, "--output", str(tmp_path), "--name", name]
+    command = [*launcher, "-m", "aelab.cli", "train", *ARGS, *extra, "--output", str(tmp_path), "--name", name]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return read_metrics(next((tmp_path / name).iterdir()))
@@ -40,3 +40,21 @@ def test_two_gloo_processes_agree_with_one(tmp_path):
     for a, b in zip(single, double):
         # same images per step and averaged gradients: only BatchNorm statistics (per process) differ
         assert b["loss"] == pytest.approx(a["loss"], rel=0.05), (a, b)
+
+
+def test_gradnorm_under_two_gloo_processes_agrees_with_one(tmp_path):
+    """GradNorm's task weights are trained from each process's own gradient norms, their gradient averaged over
+    the processes: the weights stay one set (the main process's TensorBoard holds them) and follow one process's."""
+    gradnorm = ["--balancing", "gradnorm"]
+    single = _train(tmp_path, "one", [sys.executable], gradnorm)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    double = _train(tmp_path, "two", torchrun, gradnorm)
+    assert [(r["epoch"], r["split"]) for r in double] == [(r["epoch"], r["split"]) for r in single]
+    for a, b in zip(single, double):
+        assert b["loss"] == pytest.approx(a["loss"], rel=0.05), (a, b)
+        weights = [b["weight_aesthetic"], b["weight_emotion"]]
+        assert sum(weights) == pytest.approx(2.0) and min(weights) > 0
+        assert weights == pytest.approx([a["weight_aesthetic"], a["weight_emotion"]], rel=0.05), (a, b)
+    assert double[-1]["weight_emotion"] != 1.0  # the weights did move
+    boards = list((tmp_path / "two").rglob("events.out.tfevents.*"))
+    assert len(boards) <= 1  # written by the main process only (none without tensorboard)

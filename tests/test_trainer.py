@@ -186,3 +186,16 @@ def test_resume_restores_the_saved_random_states(tmp_path):
     assert random.getstate() == (state["python_rng"][0], tuple(state["python_rng"][1]), state["python_rng"][2])
     assert np.array_equal(np.random.get_state()[1], state["numpy_rng"][1].numpy())
     trainer.run()
+
+
+def test_cli_resume_keeps_the_runs_epochs_and_an_explicit_count_extends_it(tmp_path, capsys):
+    from aelab.cli import main
+
+    small = ["--n-images", "160", "--image-size", "32", "--batch-size", "32", "--no-progress",
+             "--grad-ratio-every", "0", "--output", str(tmp_path)]
+    assert main(["train", "--epochs", "2", *small]) == 0
+    folder = next(p for p in tmp_path.rglob("config.yaml")).parent
+    assert main(["train", "--resume", str(folder)]) == 0  # no --epochs: the run's own 2, not the default 6
+    assert load_checkpoint(checkpoint_path(folder))["epoch"] == 2
+    assert main(["train", "--resume", str(folder), "--epochs", "6"]) == 0  # explicit, even if it is the default
+    assert load_checkpoint(checkpoint_path(folder))["epoch"] == 6

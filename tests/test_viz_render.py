@@ -8,13 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelab.errors import UnknownNameError
+from aelab.errors import ConfigError, UnknownNameError
 from aelab.models import build_model
 from aelab.models.backbones import build_backbone
 from aelab.viz.objectives import channel, direction, neuron
-from aelab.viz.parameterization import FourierImage, PixelImage
+from aelab.viz.parameterization import PARAMETERIZATIONS, FourierImage, PixelImage
 from aelab.viz.probe import input_normalization, layer_activations, truncated
 from aelab.viz.render import RenderSettings, lucid_defaults, paper_defaults, render, render_channels
+from aelab.viz.render_optim import StepRule
 from aelab.viz.robustness import RandomTransforms, TransformSpec, apply_transforms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -343,25 +344,73 @@ def test_pixel_parameterisation_and_paper_procedure(tiny):
     assert 0 <= adam.min() and adam.max() <= 1
 
 
-def test_lucid_defaults_and_coarse_to_fine_plan():
+def test_lucid_and_paper_defaults_and_bad_settings():
     lucid = lucid_defaults(size=64)
-    assert (lucid.steps, lucid.lr, lucid.schedule, lucid.stage_steps()) == (512, 0.05, "constant", [(64, 512)])
-    plan = RenderSettings(steps=100, size=128, stages=((0.5, 0.5), (1.0, 0.5))).stage_steps()
-    assert plan == [(64, 50), (128, 50)]
-    with pytest.raises(ValueError, match="last ratio"):
-        RenderSettings(stages=((0.5, 1.0),))
-    with pytest.raises(ValueError, match="parameterization"):
+    assert (lucid.steps, lucid.lr, lucid.resolved_optimizer, lucid.schedule, lucid.transforms, lucid.size) == \
+        (512, 0.05, "adam", "constant", True, 64)
+    paper = paper_defaults()
+    assert (paper.parameterization, paper.resolved_optimizer, paper.lr, paper.size) == ("pixel", "ascent", 0.05, 224)
+    with pytest.raises(ConfigError, match=r"RenderSettings.parameterization: got 'wavelet', expected one of: fourier"):
         RenderSettings(parameterization="wavelet")
+    with pytest.raises(ConfigError, match="RenderSettings.steps: got 0"):
+        RenderSettings(steps=0)
+    with pytest.raises(ConfigError, match="RenderSettings.optimizer: got 'adamw'.*did you mean 'adam'"):
+        RenderSettings(optimizer="adamw")
+    with pytest.raises(ConfigError, match="RenderSettings.schedule"):
+        RenderSettings(schedule="step")
+    with pytest.raises(ConfigError, match="RenderSettings.pixel_output"):
+        RenderSettings(pixel_output="tanh")
+    with pytest.raises(ConfigError, match="RenderSettings.lr: got -0.1"):
+        RenderSettings(lr=-0.1)
 
 
-def test_transforms_coarse_to_fine_and_plateau_stop_render(tiny):
+def test_parameterisations_come_from_the_registry(tiny, monkeypatch):
+    """A parameterisation is one registry entry: the renderer builds whatever the name maps to."""
+    built = []
+
+    class Grey(PixelImage):
+        default_optimizer = "adam"
+
+        @classmethod
+        def build(cls, indices, settings):
+            built.append(list(indices))
+            return super().build(indices, settings)
+
+    monkeypatch.setitem(PARAMETERIZATIONS, "grey", Grey)
+    settings = RenderSettings(steps=2, size=16, parameterization="grey", transforms=False)
+    assert settings.resolved_optimizer == "adam"
+    assert render(tiny, channel("stage1", [0, 1]), settings).shape == (2, 3, 16, 16)
+    assert built == [[0, 1]]
+
+
+def test_step_rule_is_torch_optim_raising_the_score():
+    """Adam (maximize) for Fourier, plain ascent X <- X + lr * dh/dX for pixels; the cosine schedule ends at
+    lr * final_lr."""
+    x = torch.nn.Parameter(torch.zeros(3))
+    rule = StepRule([x], paper_defaults(lr=0.5))
+    assert isinstance(rule.optimizer, torch.optim.SGD)
+    x.grad = torch.tensor([1.0, -2.0, 0.0])
+    rule.step()
+    assert x.detach().tolist() == [0.5, -1.0, 0.0]
+    y = torch.nn.Parameter(torch.zeros(2))
+    cosine = StepRule([y], RenderSettings(steps=5, lr=0.2, schedule="cosine", final_lr=0.1))
+    assert isinstance(cosine.optimizer, torch.optim.Adam)
+    lrs = []
+    for _ in range(5):
+        lrs.append(cosine.lr)
+        y.grad = torch.tensor([1.0, -1.0])
+        cosine.step()
+    assert lrs[0] == pytest.approx(0.2) and lrs[-1] == pytest.approx(0.02) and lrs == sorted(lrs, reverse=True)
+    assert (y.detach() > 0).tolist() == [True, False]  # Adam moved each value up its own gradient
+
+
+def test_transforms_and_cosine_schedule_render(tiny):
     channels = [5, 9]
     start = channel_means(tiny, FourierImage([0, 1], 32, seed=0)().detach(), "stage3", channels)
     with_transforms = render(tiny, channel("stage3", channels), RenderSettings(steps=24, size=32))
     assert (channel_means(tiny, with_transforms, "stage3", channels) > 3 * start + 0.05).all()
-    settings = replace(FAST, stages=((0.5, 0.5), (1.0, 0.5)), plateau=0.5, plateau_window=4)
+    settings = replace(FAST, schedule="cosine")
     images = render(tiny, channel("stage3", channels), settings)
-    assert images.shape == (2, 3, 32, 32)
     assert (channel_means(tiny, images, "stage3", channels) > 3 * start + 0.05).all()
     alone = render(tiny, channel("stage3", channels)[1], settings, indices=[1])
     assert torch.allclose(alone[0], images[1], atol=1e-3)
@@ -374,7 +423,7 @@ def test_redirected_relu_wakes_a_dead_channel():
     bn = model.stages[1].conv2[1]
     with torch.no_grad():
         bn.bias[3] = -50.0  # channel 3 of stage2 is dead on any image near grey
-    settings = RenderSettings(steps=6, size=32, transforms=False, stages=((1.0, 1.0),))
+    settings = RenderSettings(steps=6, size=32, transforms=False)
     start = FourierImage([0], 32, seed=0)().detach()
     plain = render(model, channel("stage2", [3]), replace(settings, relu_redirect_steps=0))
     assert torch.allclose(plain, start, atol=1e-6)

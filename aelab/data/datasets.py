@@ -10,25 +10,19 @@ import torch
 from torch.utils.data import Dataset
 
 from aelab.data.sample import Sample
+from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
 
-MISSING_FILL = {"multiclass": -1, "binary": 0.0, "regression": 0.0, "multilabel": 0.0}
-
 
 def _target(task: Task, value: Any) -> torch.Tensor:
-    if task.kind == "multiclass":
-        return torch.tensor(int(value), dtype=torch.long)
-    if task.kind == "multilabel":
-        return torch.tensor(np.asarray(value, dtype=np.float32))
-    return torch.tensor(float(value), dtype=torch.float32)
+    """A present label as its kind's target tensor (:data:`aelab.task_kinds.TASK_KINDS`)."""
+    return kind_of(task).target(task, value)
 
 
 def _missing(task: Task) -> torch.Tensor:
-    if task.kind == "multilabel":
-        return torch.zeros(len(task.classes))
-    fill = MISSING_FILL[task.kind]
-    return torch.tensor(fill, dtype=torch.long if task.kind == "multiclass" else torch.float32)
+    """The kind's placeholder for an absent label (masked out of the loss)."""
+    return kind_of(task).missing(task)
 
 
 class TaskDataset(Dataset):
@@ -41,7 +35,8 @@ class TaskDataset(Dataset):
     ``comments``, items also hold ``"comments"``: one string per image (:func:`aelab.text.join_comments`,
     ``""`` without comments), which the default collate turns into a list for image–text models. Images are
     decoded by :meth:`Sample.load_image`, i.e. :func:`aelab.data.images.open_rgb` (16-bit and float images scaled
-    by their range, transparency on white), the same opener as the readers' checks and prediction.
+    by their range, transparency on white), the same opener as the readers' checks and prediction. Samples read
+    from a decoded cache (:mod:`aelab.data.cache`) hand their ``uint8`` pixels to the transform as a tensor.
     """
 
     def __init__(
@@ -52,7 +47,7 @@ class TaskDataset(Dataset):
     ):
         self.samples = samples
         self.tasks = [get_task(t) for t in tasks]
-        self.label_tasks = [t for t in self.tasks if t.kind != "text"]
+        self.label_tasks = [t for t in self.tasks if kind_of(t).predicted]
         self.transform = transform
         if len(samples) == 0:
             raise ValueError("TaskDataset got no samples")
@@ -73,8 +68,12 @@ class TaskDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
-        image = sample.load_image()
-        image = self.transform(image) if self.transform is not None else image
+        as_tensor = getattr(sample.image, "tensor", None)
+        if self.transform is not None and callable(as_tensor):  # a decoded cache: uint8 pixels, no decoding
+            image = self.transform(as_tensor())
+        else:
+            image = sample.load_image()
+            image = self.transform(image) if self.transform is not None else image
         targets, mask = {}, {}
         for task in self.label_tasks:
             present = task.name in sample.labels

@@ -17,6 +17,12 @@ keep whatever colour hides under them. :func:`to_rgb` fixes these:
 (:data:`PIL.Image.MAX_IMAGE_PIXELS`) with :class:`ImageTooLargeError` before decoding it, decodes it fully (so a
 truncated file is reported, not padded) and converts it. Every failure is a :class:`DataFormatError` naming the
 file.
+
+:func:`read_rgb_tensor` and :func:`decode_rgb_batch` return the same pixels as a ``uint8`` tensor ``3×H×W``, decoding
+baseline and progressive RGB or greyscale JPEGs with ``torchvision.io.decode_jpeg`` (libjpeg-turbo on the CPU, nvJPEG
+in batches on a CUDA device) and everything else (other formats, CMYK/YCCK JPEGs, files torchvision refuses) with
+:func:`open_rgb`. The header is read by Pillow first, so the size limit and the error messages are those of
+:func:`open_rgb`. Neither path applies the EXIF orientation tag: pixels are returned as stored.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
+
+try:  # deprecated in torchvision 0.29 in favour of TorchCodec; without it every image goes through Pillow
+    from torchvision.io import ImageReadMode, decode_jpeg
+except ImportError:  # pragma: no cover - depends on the installed torchvision
+    ImageReadMode = decode_jpeg = None
 
 from aelab.errors import DataFormatError
 
@@ -165,4 +177,60 @@ def check_image(path: str | Path, decode: bool = False) -> None:
     open_rgb(path)
 
 
-__all__ = ["BACKGROUND", "ImageTooLargeError", "check_image", "open_rgb", "to_rgb"]
+# --------------------------------------------------------------------------------------------- tensors
+TORCHVISION_JPEG_MODES = frozenset({"RGB", "L"})
+"""JPEG colour modes that ``decode_jpeg`` turns into the same RGB as :func:`open_rgb`; CMYK and YCCK go to Pillow."""
+
+
+def rgb_tensor(image: Image.Image) -> torch.Tensor:
+    """An 8-bit RGB PIL image as a ``uint8`` tensor ``3×H×W``."""
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
+def _jpeg_data(path: Path, what: str) -> torch.Tensor | None:
+    """The file's bytes when it is a JPEG that ``decode_jpeg`` decodes like Pillow; None for anything else.
+    The header checks (missing, unreadable, over the pixel limit) are :func:`open_rgb`'s."""
+    with _open(path, what) as image:
+        if decode_jpeg is None or image.format != "JPEG" or image.mode not in TORCHVISION_JPEG_MODES:
+            return None
+    try:
+        return torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
+    except OSError as err:
+        raise DataFormatError(path, f"{what} cannot be read: {err.strerror or err}") from None
+
+
+def read_rgb_tensor(path: str | Path, what: str = "image") -> torch.Tensor:
+    """The image at ``path`` as a ``uint8`` tensor ``3×H×W``: the pixels of :func:`open_rgb`, JPEGs decoded by
+    ``torchvision.io.decode_jpeg`` and the rest (or a JPEG it refuses: truncated, odd markers) by Pillow."""
+    path = Path(path)
+    data = _jpeg_data(path, what)
+    if data is not None:
+        try:
+            return decode_jpeg(data, mode=ImageReadMode.RGB)
+        except RuntimeError:  # truncated or unusual: Pillow decodes it or reports it
+            pass
+    return rgb_tensor(open_rgb(path, what))
+
+
+def decode_rgb_batch(paths: list[Path], device: str | torch.device = "cpu", what: str = "image") -> list[torch.Tensor]:
+    """:func:`read_rgb_tensor` for many files, the JPEGs in one ``decode_jpeg`` call on ``device`` (nvJPEG on a
+    CUDA device); tensors are returned on ``device``. When the batched call fails, each file is decoded alone."""
+    device = torch.device(device)
+    paths = [Path(p) for p in paths]
+    if device.type == "cpu":
+        return [read_rgb_tensor(p, what) for p in paths]
+    data = [_jpeg_data(p, what) for p in paths]
+    jpegs = [i for i, d in enumerate(data) if d is not None]
+    decoded: dict[int, torch.Tensor] = {}
+    if jpegs:
+        try:
+            decoded = dict(zip(jpegs, decode_jpeg([data[i] for i in jpegs], mode=ImageReadMode.RGB, device=device)))
+        except RuntimeError:
+            decoded = {}
+    return [decoded[i] if i in decoded else read_rgb_tensor(p, what).to(device) for i, p in enumerate(paths)]
+
+
+__all__ = [
+    "BACKGROUND", "ImageTooLargeError", "check_image", "decode_rgb_batch", "open_rgb", "read_rgb_tensor",
+    "rgb_tensor", "to_rgb",
+]

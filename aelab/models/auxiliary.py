@@ -24,11 +24,11 @@ for a two-class task and divides by ``1 + w·n``. Both give the same decisions, 
 
 This holds when ``w ≥ 0`` (enforced), one ``w`` serves every head of the task (as here), each head's class
 probabilities sum to one, and the decision is the arg-max / logit > 0. An exact tie (``p = 0.5``) goes to class 0
-here; the paper does not say. The floor ``PROBABILITY_FLOOR`` clamps ``p`` before the log: it can merge only
-classes below it, never the top one (``max p ≥ 1/C``). The normalisation does change the *numbers*: ``p`` is a
-probability (the paper's sum is not), so a loss or calibration measured on the combined output differs from one
-on the raw sum, while rankings (AUC, SRCC) do not. Regression is not in the paper: the weighted mean is our
-choice (an unnormalised sum would scale the score by ``1 + w·n``).
+here; the paper does not say. The floor :data:`aelab.task_kinds.PROBABILITY_FLOOR` clamps ``p`` before the log:
+it can merge only classes below it, never the top one (``max p ≥ 1/C``). The normalisation does change the
+*numbers*: ``p`` is a probability (the paper's sum is not), so a loss or calibration measured on the combined output
+differs from one on the raw sum, while rankings (AUC, SRCC) do not. Regression is not in the paper: the weighted mean
+is our choice (an unnormalised sum would scale the score by ``1 + w·n``).
 
 One mechanism for every architecture: the heads wrap any :class:`MultiTaskModel` (``base``). A head at a
 layer of a task's own branch (``emotion.stage3`` of AFI) predicts that task; a head at a shared layer
@@ -47,9 +47,9 @@ from torch import nn
 from aelab.errors import UnknownNameError
 from aelab.models.heads import Head
 from aelab.models.multitask import MultiTaskModel
+from aelab.task_kinds import kind_of
 from aelab.tasks import Task
 
-PROBABILITY_FLOOR = 1e-6  # keeps log p and logit p finite when a head is certain
 AUX_DROPOUT = 0.7  # as GoogLeNet's own auxiliary classifiers (Szegedy et al. 2015); paper 004 gives no value
 
 
@@ -86,18 +86,11 @@ class AuxSite:
 def combine_predictions(task: Task, main: torch.Tensor, auxiliary: Sequence[torch.Tensor],
                         weight: float) -> torch.Tensor:
     """Paper 004's prediction: the ``weight``-weighted sum of the heads' probabilities, normalised, returned as
-    logits of the task's kind (module docstring). With no auxiliary head it is ``main`` itself."""
+    logits of the task's kind (module docstring; each kind's ``combine`` in :data:`aelab.task_kinds.TASK_KINDS`).
+    With no auxiliary head it is ``main`` itself."""
     if not auxiliary:
         return main
-    scale = 1.0 + weight * len(auxiliary)
-    if task.kind == "regression":
-        return (main + weight * sum(auxiliary)) / scale
-    if task.kind == "multiclass":
-        p = (main.softmax(-1) + weight * sum(a.softmax(-1) for a in auxiliary)) / scale
-        return p.clamp_min(PROBABILITY_FLOOR).log()
-    p = (torch.sigmoid(main) + weight * sum(torch.sigmoid(a) for a in auxiliary)) / scale
-    p = p.clamp(PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
-    return torch.log(p) - torch.log1p(-p)
+    return kind_of(task).combine(main, auxiliary, weight)
 
 
 class AuxiliaryClassifiers(MultiTaskModel):

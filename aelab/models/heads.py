@@ -1,7 +1,8 @@
 """Task heads: global average pool → dropout → linear, one per task (METHODS.md §1, §3).
 
-The logits' shape follows the task's kind (:mod:`aelab.tasks`): ``binary`` → ``(B,)`` (one logit for
-BCE-with-logits), ``regression`` → ``(B,)``, ``multiclass`` → ``(B, C)``, ``multilabel`` → ``(B, 14)`` for AVA styles.
+The logits' shape follows the task's kind (:data:`aelab.task_kinds.TASK_KINDS`): ``binary`` → ``(B,)`` (one
+logit for BCE-with-logits), ``regression`` → ``(B,)``, ``multiclass`` → ``(B, C)``, ``multilabel`` → ``(B, 14)``
+for AVA styles.
 With VGG16 the patent (CN109978074A) keeps the pretrained fc6/fc7 in each branch before the task's last FC:
 pass them as ``features`` (the backbone's ``classifier_layers``, 4096 features) instead of the pooling.
 """
@@ -11,9 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aelab.task_kinds import kind_of, predicted_kinds
 from aelab.tasks import Task
-
-PREDICTABLE_KINDS = ("binary", "multiclass", "multilabel", "regression")
 
 
 class Head(nn.Module):
@@ -21,19 +21,20 @@ class Head(nn.Module):
 
     def __init__(self, task: Task, in_features: int, dropout: float = 0.0, features: nn.Module | None = None):
         super().__init__()
-        if task.kind not in PREDICTABLE_KINDS:
+        kind = kind_of(task)
+        if not kind.predicted:
             raise ValueError(f"task {task.name!r} of kind {task.kind!r} has no CNN head; "
-                             f"expected a task of kind {', '.join(PREDICTABLE_KINDS)}")
+                             f"expected a task of kind {', '.join(predicted_kinds())}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.task = task
+        self.task, self.kind = task, kind
         self.features = features if features is not None else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(in_features, task.num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.linear(self.dropout(self.features(x)))
-        return logits.squeeze(-1) if self.task.kind in ("binary", "regression") else logits
+        return self.kind.head_logits(logits)
 
     def extra_repr(self) -> str:
         return f"task={self.task.name!r}, kind={self.task.kind!r}"

@@ -30,6 +30,7 @@ from aelab.models.afi import AFI
 from aelab.models.backbones import BACKBONES, Backbone, build_backbone
 from aelab.models.connectors import NDDR, CrossBranch, CrossStitch, resolve_boundaries
 from aelab.models.heads import VGG_FC_FEATURES, Head
+from aelab.models.initialisation import Init, initialise
 from aelab.models.mcn import MCN, vocabulary_from
 from aelab.models.multitask import MultiTaskModel, ShareSplit, SingleTaskModels
 from aelab.models.twobranch import AFIModel, TwoBranchModel
@@ -233,11 +234,13 @@ def _task_spec(task: Task) -> str | dict:
 
 
 def build_model(arch: str, backbone: str = "tiny", tasks: Sequence[str | Task | dict] = ("aesthetic", "emotion"),
-                weights: Weights = None, **options) -> MultiTaskModel:
+                weights: Weights = None, init: Init | None = None, **options) -> MultiTaskModel:
     """The multi-task model ``arch`` (a key of :data:`MODELS`) on ``backbone`` (a key of ``BACKBONES``) for
     ``tasks`` (names, :class:`~aelab.tasks.Task` objects or task dicts; two-branch models and AENet: exactly
     two, the first task's branch is A). ``weights``: None (random init, nothing downloaded), "imagenet", a state
-    dict path, or a dict ``{branch/stream name: spec}``. ``options``: the builder's keyword options (see each
+    dict path, or a dict ``{branch/stream name: spec}``. ``init``: ``{branch/stream name: run folder or state-dict
+    file}``, loaded strictly over those backbones after ``weights`` (:mod:`aelab.models.initialisation`; paper 000's
+    initialisation from single-task networks). ``options``: the builder's keyword options (see each
     ``build_<arch>``); an unknown one raises :class:`~aelab.errors.UnknownNameError` listing the known ones.
     The model's ``build_options`` holds every argument, defaults included: ``build_model(**m.build_options)``.
     """
@@ -260,4 +263,7 @@ def build_model(arch: str, backbone: str = "tiny", tasks: Sequence[str | Task | 
     model = builder(backbone, resolved, weights, **bound)
     model.build_options = {"arch": arch, "backbone": backbone, "tasks": [_task_spec(t) for t in resolved],
                            "weights": jsonable(weights), **jsonable(bound)}
+    if init:
+        initialise(model, init)
+        model.build_options["init"] = jsonable(dict(init))
     return model

@@ -85,9 +85,17 @@ def gpu_count() -> int:
         return 0
 
 
+def cores(processes: int = 1) -> int:
+    """The CPU cores this process may use (a batch job's allocation, not the whole node's) shared among
+    ``processes``; at least 1."""
+    from aelab.train.device_settings import available_cores
+
+    return available_cores(processes)
+
+
 def default_jobs() -> int:
     """One point per GPU when there are GPUs, else one per two CPU cores (each point's torch gets two threads)."""
-    return gpu_count() or max(1, (os.cpu_count() or 1) // 2)
+    return gpu_count() or cores(2)
 
 
 @dataclass
@@ -116,6 +124,25 @@ def _start(grid: Grid, point: Point, slot: int, env: dict[str, str],
         log.close()
         release(folder)
         raise
+
+
+def point_env(threads: int, slot: int | None = None, gpus: int = 0) -> dict[str, str]:
+    """A point process's environment: ``threads`` OpenMP/MKL threads and, with GPUs and a slot, GPU
+    ``slot % gpus`` alone (``CUDA_VISIBLE_DEVICES``)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    if gpus and slot is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+    return env
+
+
+def pending(grid: Grid, points: Sequence[Point], say: Callable[[str], None] = print) -> list[Point]:
+    """Save the grid beside its points and return the points not yet done, saying which are skipped."""
+    save_grid(grid)
+    todo = [p for p in points if not is_done(grid, p)]
+    for point in points:
+        if point not in todo:
+            say(f"[sweep] {point.name}: ok already, skipped")
+    return todo
 
 
 def _finish(grid: Grid, job: _Running, say: Callable[[str], None]) -> None:
@@ -147,19 +174,46 @@ def _interrupted(grid: Grid, job: _Running) -> None:
     release(folder, ours)
 
 
+def _stop(grid: Grid, jobs: Sequence[_Running], grace: float) -> None:
+    """Stop running points with all they started and record them as interrupted; a second Ctrl-C waits."""
+    with signals_ignored():
+        stop_groups([job.process for job in jobs], grace)
+        for job in jobs:
+            _interrupted(grid, job)
+
+
+def run_one(grid: Grid, point: Point, env: dict[str, str], say: Callable[[str], None] = print,
+            stop: Callable[[], bool] = lambda: False, grace: float = GRACE_SECONDS,
+            poll: float = 0.2) -> Status | None:
+    """Run one point in its own process group as :func:`run_points` does and wait for it; return its status, or
+    None when a live process holds its lock (skipped). When ``stop()`` turns true, or an exception (Ctrl-C)
+    arrives, the point is stopped with everything it started and recorded as interrupted."""
+    job = _start(grid, point, 0, env, say)
+    if job is None:
+        return None
+    try:
+        while job.process.poll() is None:
+            if stop():
+                _stop(grid, [job], grace)
+                say(f"[sweep] {point.name}: interrupted, a re-run runs it again")
+                return read_status(point_folder(grid, point))
+            time.sleep(poll)
+    except BaseException:
+        _stop(grid, [job], grace)
+        raise
+    _finish(grid, job, say)
+    return read_status(point_folder(grid, point))
+
+
 def run_points(grid: Grid, points: Sequence[Point], jobs: int, say: Callable[[str], None] = print,
                grace: float = GRACE_SECONDS) -> dict[int, Status]:
     """Run the points not yet done, ``jobs`` at a time, each as its own process group (the command of
     :func:`point_command`, output in the point's ``log.txt``); return every point's status. A point whose lock a
     live process holds is skipped. On Ctrl-C or SIGTERM every running point is stopped with all it started
     (SIGTERM, SIGKILL after ``grace`` seconds), recorded as interrupted, and KeyboardInterrupt propagates."""
-    save_grid(grid)
-    todo = [p for p in points if not is_done(grid, p)]
-    for point in points:
-        if point not in todo:
-            say(f"[sweep] {point.name}: ok already, skipped")
+    todo = pending(grid, points, say)
     gpus, jobs = gpu_count(), max(1, jobs)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = cores(jobs)
     free, running = list(range(jobs)), {}
     say(f"[sweep] {len(todo)} of {len(points)} points to run, {jobs} at a time → {grid.output}")
     with sigterm_interrupts():
@@ -167,10 +221,7 @@ def run_points(grid: Grid, points: Sequence[Point], jobs: int, say: Callable[[st
             while todo or running:
                 while todo and free:
                     slot = free.pop()
-                    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-                    if gpus:
-                        env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
-                    job = _start(grid, todo.pop(0), slot, env, say)
+                    job = _start(grid, todo.pop(0), slot, point_env(threads, slot, gpus), say)
                     if job is None:
                         free.append(slot)
                     else:
@@ -182,9 +233,6 @@ def run_points(grid: Grid, points: Sequence[Point], jobs: int, say: Callable[[st
                         _finish(grid, job, say)
                 time.sleep(0.1)
         except BaseException:
-            with signals_ignored():
-                stop_groups([job.process for job in running.values()], grace)
-                for job in running.values():
-                    _interrupted(grid, job)
+            _stop(grid, list(running.values()), grace)
             raise
     return {p.index: read_status(point_folder(grid, p)) for p in points}

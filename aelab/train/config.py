@@ -15,6 +15,7 @@ from typing import Any
 
 from aelab.errors import ConfigError
 from aelab.train import config_checks as checks
+from aelab.train.device_settings import AMP_DTYPES, auto_or
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("cosine", "step", "none")
@@ -65,6 +66,17 @@ def _weights(parameter: str, value: Any) -> Any:
     return checks.text(optional=True)(parameter, value)
 
 
+def _init(parameter: str, value: Any) -> dict[str, str]:
+    """``{branch or stream name: run folder or state-dict file}`` (:mod:`aelab.models.initialisation`); the names
+    and paths are checked when the model is built, so that a resumed run does not need its sources."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(parameter, value, "a mapping of branch names to run folders or state-dict files, "
+                                            "e.g. {aesthetic: runs/single/RUN, emotion: runs/single/RUN2}")
+    return {checks.text()(parameter, k): checks.text()(f"{parameter}.{k}", v) for k, v in value.items()}
+
+
 FIELD_CHECKS: dict[str, checks.Check] = {
     "data": checks.one_of(data_kinds),
     "root": checks.text(optional=True),
@@ -80,6 +92,7 @@ FIELD_CHECKS: dict[str, checks.Check] = {
     "arch": checks.one_of(_architectures),
     "backbone": checks.one_of(_backbones),
     "weights": _weights,
+    "init": _init,
     "model_options": checks.mapping,
     "balancing": checks.one_of(_balancers),
     "balancing_options": checks.mapping,
@@ -95,7 +108,14 @@ FIELD_CHECKS: dict[str, checks.Check] = {
     "seed": checks.integer(0),
     "device": checks.check_device,
     "amp": checks.boolean,
-    "num_workers": checks.integer(0),
+    "amp_dtype": checks.one_of(lambda: AMP_DTYPES),
+    "channels_last": checks.boolean,
+    "compile": checks.boolean,
+    "num_workers": auto_or(checks.integer(0)),
+    "pin_memory": auto_or(checks.boolean),
+    "persistent_workers": auto_or(checks.boolean),
+    "prefetch_factor": auto_or(checks.integer(1)),
+    "tensorboard": checks.boolean,
     "grad_ratio_every": checks.integer(0),
     "output": checks.text(),
     "name": checks.folder_name,
@@ -124,6 +144,7 @@ class TrainConfig:
     arch: str = "afi"
     backbone: str = "tiny"
     weights: str | None = None  # None, "imagenet" or a state dict path
+    init: dict[str, str] = field(default_factory=dict)  # {branch: run folder or state dict} loaded over `weights`
     model_options: dict[str, Any] = field(default_factory=dict)
     # balancing
     balancing: str = "fixed"
@@ -141,8 +162,16 @@ class TrainConfig:
     # execution
     seed: int = 0
     device: str = "auto"  # auto: CUDA when present, else CPU
-    amp: bool = True  # mixed precision, on CUDA only
-    num_workers: int = 0
+    amp: bool = True  # mixed precision as amp_dtype says (False: off)
+    amp_dtype: str = "auto"  # auto: CUDA bf16 (fp16 + GradScaler without bf16), CPU off; "bfloat16"; "float16"
+    channels_last: bool = False  # NHWC memory order for weights and images (faster convolutions on tensor cores)
+    compile: bool = False  # train through torch.compile (first steps compile; needs a C compiler)
+    # DataLoader ("auto": chosen from the cores and the device, see aelab.train.device_settings)
+    num_workers: str | int = "auto"
+    pin_memory: str | bool = "auto"
+    persistent_workers: str | bool = "auto"
+    prefetch_factor: str | int = "auto"
+    tensorboard: bool = True  # write <run>/tensorboard/ when the tensorboard package is installed
     grad_ratio_every: int = 10  # record per-task gradient norms at the connectors every N steps (0: never)
     output: str = "runs"
     name: str | None = None  # run name (one folder name under ``output``); default "<arch>-<backbone>"

@@ -55,6 +55,11 @@ def init_context(preference: str = "auto") -> Context:
     return Context(dist.get_rank(), world_size, device)
 
 
+def local_world_size() -> int:
+    """How many training processes ``torchrun`` started on this machine (1 without torchrun)."""
+    return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
 def close_context(context: Context) -> None:
     if context.distributed and dist.is_initialized():
         dist.destroy_process_group()

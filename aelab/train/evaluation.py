@@ -11,14 +11,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from aelab.models.inputs import call_model
+from aelab.task_kinds import kind_of
 from aelab.tasks import Task
 from aelab.train.losses import task_loss
 from aelab.train.metrics import compute_metrics
 from aelab.train.metrics import confusion as confusion_matrix
-
-PRIMARY_METRIC = {"multiclass": "accuracy", "binary": "accuracy", "regression": "srcc", "multilabel": "map"}
-"""The metric that stands for a task when choosing the best epoch."""
-
 
 @dataclass
 class SplitResult:
@@ -30,8 +27,9 @@ class SplitResult:
 
 
 def primary_score(tasks: Sequence[Task], metrics: dict[str, dict[str, float]]) -> float:
-    """Mean of each task's primary metric (accuracy, SRCC or mAP); NaNs are skipped."""
-    values = [metrics[t.name].get(PRIMARY_METRIC[t.kind], math.nan) for t in tasks]
+    """Mean of each task's primary metric (its kind's ``primary_metric``: accuracy, SRCC or mAP); NaNs are
+    skipped."""
+    values = [metrics[t.name].get(kind_of(t).primary_metric, math.nan) for t in tasks]
     values = [v for v in values if not math.isnan(v)]
     return sum(values) / len(values) if values else -math.inf
 
@@ -64,6 +62,6 @@ def evaluate(model: nn.Module, loader: DataLoader, tasks: Sequence[Task], device
     matrices = {}
     if confusion:
         matrices = {t.name: confusion_matrix(t, logits[t.name], targets[t.name], masks[t.name]).tolist()
-                    for t in tasks if t.kind in ("binary", "multiclass")}
+                    for t in tasks if kind_of(t).exclusive}
     return SplitResult(sum(losses.values()), losses, metrics, primary_score(tasks, metrics), matrices)
 

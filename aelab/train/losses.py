@@ -1,4 +1,5 @@
-"""Per-task losses with a validity mask (METHODS.md §1).
+"""Per-task losses with a validity mask (METHODS.md §1); each kind's loss is its entry in
+:data:`aelab.task_kinds.TASK_KINDS`.
 
 ==========  ================================  ====================================================
 kind        logits / target                   loss (mean over the valid samples)
@@ -19,48 +20,25 @@ gradients). No host-device synchronisation is needed.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task
 
 
 def task_loss(task: str | Task, logits: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
-    """The masked mean loss of ``task`` on a batch (see the module docstring for the shapes)."""
+    """The masked mean loss of ``task`` on a batch (see the module docstring for the shapes); the per-sample loss
+    is the task kind's (:data:`aelab.task_kinds.TASK_KINDS`)."""
     task = get_task(task)
-    if task.kind == "text":
-        raise ValueError(f"task {task.name!r} is a text task; it has no loss in aelab.train.task_loss")
-    logits = _squeeze_single(task, logits)
+    kind = kind_of(task)
+    logits = kind.loss_logits(task, logits)
     batch = logits.shape[0]
     if mask is None:
         mask = torch.ones(batch, dtype=torch.bool, device=logits.device)
     if mask.dtype != torch.bool or mask.shape != (batch,):
         raise ValueError(f"mask for task {task.name!r} must be a bool tensor of shape ({batch},), "
                          f"got {mask.dtype} {tuple(mask.shape)}")
-    target = target.to(logits.device)
-    mask = mask.to(logits.device)
-
-    if task.kind == "multiclass":
-        _check_shape(task, logits, (batch, task.num_outputs), "logits")
-        _check_shape(task, target, (batch,), "target")
-        safe = torch.where(mask, target.long(), torch.zeros_like(target, dtype=torch.long))
-        per_sample = F.cross_entropy(logits, safe, reduction="none")
-    elif task.kind == "multilabel":
-        _check_shape(task, logits, (batch, task.num_outputs), "logits")
-        _check_shape(task, target, (batch, task.num_outputs), "target")
-        safe = torch.where(mask[:, None], target.to(logits.dtype), torch.zeros((), dtype=logits.dtype,
-                                                                               device=logits.device))
-        per_sample = F.binary_cross_entropy_with_logits(logits, safe, reduction="none").mean(dim=1)
-    else:  # binary, regression
-        _check_shape(task, target.reshape(-1) if target.dim() == 2 and target.shape[1] == 1 else target,
-                     (batch,), "target")
-        target = target.reshape(batch).to(logits.dtype)
-        safe = torch.where(mask, target, torch.zeros_like(target))
-        if task.kind == "binary":
-            per_sample = F.binary_cross_entropy_with_logits(logits, safe, reduction="none")
-        else:
-            per_sample = (logits - safe).pow(2)
-
+    per_sample = kind.sample_loss(task, logits, target.to(logits.device), mask.to(logits.device))
     valid = mask.sum()
     total = torch.where(mask, per_sample, torch.zeros_like(per_sample)).sum()
     return total / valid.clamp(min=1).to(total.dtype)
@@ -77,23 +55,3 @@ def model_task_losses(model, tasks: list[Task], outputs: dict[str, Tensor], targ
         losses[task.name] = sum(weight * task_loss(task, outputs[key].float(), target, mask)
                                 for key, weight in model.loss_terms(task.name))
     return losses
-
-
-def _squeeze_single(task: Task, logits: Tensor) -> Tensor:
-    """Accept ``(B, 1)`` as well as ``(B,)`` for the one-output kinds."""
-    if task.kind in ("binary", "regression"):
-        if logits.dim() == 2 and logits.shape[1] == 1:
-            return logits[:, 0]
-        if logits.dim() != 1:
-            raise ValueError(f"logits for {task.kind} task {task.name!r} must have shape (B,) or (B, 1), "
-                             f"got {tuple(logits.shape)}")
-    elif logits.dim() != 2:
-        raise ValueError(f"logits for {task.kind} task {task.name!r} must have shape (B, {task.num_outputs}), "
-                         f"got {tuple(logits.shape)}")
-    return logits
-
-
-def _check_shape(task: Task, tensor: Tensor, expected: tuple[int, ...], what: str) -> None:
-    if tuple(tensor.shape) != expected:
-        raise ValueError(f"{what} for {task.kind} task {task.name!r} must have shape {expected}, "
-                         f"got {tuple(tensor.shape)}")

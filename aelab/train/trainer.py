@@ -30,13 +30,17 @@ from aelab.train.balancing import build_balancer
 from aelab.train.checks import check_input_size, first_non_finite, rng_state, set_rng_state, state_non_finite
 from aelab.train.config import TrainConfig
 from aelab.train.data import build_datasets, save_normalization
+from aelab.train.device_settings import (autocast_dtype, available_cores, loader_settings, to_channels_last,
+                                         training_module)
 from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mean, average_gradients, close_context,
-                                     init_context)
+                                     init_context, local_world_size)
 from aelab.train.evaluation import SplitResult, evaluate
 from aelab.train.gradients import probe_groups, task_gradient_norms
 from aelab.train.losses import model_task_losses
 from aelab.train.runs import (CsvLog, RunLock, check_run_files, checkpoint_path, load_checkpoint, new_run_folder,
                               save_checkpoint, write_config, write_results)
+from aelab.train.tensorboard import (CAM_IMAGES, Board, NullBoard, final_figures, gradient_scalars, open_board,
+                                     optimizer_scalars, split_scalars)
 
 DEFAULT_EPOCHS: int = TrainConfig.__dataclass_fields__["epochs"].default
 """A resumed run whose config carries this default (no epoch count was asked for) keeps its own count."""
@@ -115,22 +119,25 @@ class Trainer:
         options = fit_model_options(config.arch, self.datasets["train"].samples, config.model_options)
         config = self.config = config.replace(model_options=options)
         self.model = build_model(config.arch, config.backbone, tasks=config.tasks, weights=config.weights,
-                                 **config.model_options).to(self.device)
+                                 init=None if self.checkpoint else config.init, **config.model_options).to(self.device)
         self.balancer = build_balancer(config.balancing, config.tasks, **config.balancing_options).to(self.device)
         self.balancer.attach(self.model)
         self.optimizer = _optimizer(config, self.model, self.balancer)
         self.scheduler = _scheduler(config, self.optimizer)
-        self.amp_dtype = self._amp_dtype()
+        self.amp_dtype = autocast_dtype(config.amp, config.amp_dtype, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.train_model: nn.Module = self.model
-        if self.context.distributed:
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DistributedDataParallel(self.model, device_ids=device_ids)
+        self.loader_settings = loader_settings(config.num_workers, config.pin_memory, config.persistent_workers,
+                                               config.prefetch_factor, self.device,
+                                               available_cores(local_world_size()))
+        self._loaders: dict[tuple[str, bool], DataLoader] = {}  # kept only with persistent workers
+        self.train_model: nn.Module = training_module(self.model, channels_last=config.channels_last,
+                                                      compile=config.compile, wrap=self._ddp_wrapper())
         self.groups = {} if self.context.distributed else probe_groups(self.model)
         self.start_epoch, self.best_score, self.best_epoch, self.step = 0, -math.inf, -1, 0
         self.good_epoch: int | None = None  # epochs held by the last checkpoint checked to be finite
         check_input_size(self.model, self.datasets["train"], config.image_size, self.device)
         self.lock: RunLock | None = None
+        self.board: Board = NullBoard()
         self.folder = self._folder(resume)
         try:
             self._open_folder()
@@ -150,12 +157,17 @@ class Trainer:
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
             set_rng_state(self.checkpoint)
+        if self.context.is_main:  # a resumed run's writer drops what was written after its checkpoint
+            self.board = open_board(self.folder, config.tensorboard,
+                                    purge_step=self.step + 1 if self.checkpoint is not None else None)
 
     # ---- set-up helpers ------------------------------------------------------------------------------
-    def _amp_dtype(self) -> torch.dtype | None:
-        if not (self.config.amp and self.device.type == "cuda"):
+    def _ddp_wrapper(self):
+        """DDP around the model under torchrun (None with one process)."""
+        if not self.context.distributed:
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return lambda model: DistributedDataParallel(model, device_ids=device_ids)
 
     def _resumed_config(self, config: TrainConfig, epochs: int | None, resume: str | Path) -> TrainConfig:
         """The run's own config with this call's output flags and epoch count (the run's own when not asked)."""
@@ -195,6 +207,8 @@ class Trainer:
         return folder
 
     def _release(self) -> None:
+        self._loaders.clear()  # persistent workers end with their loaders
+        self.board.close()
         if self.lock is not None:
             self.lock.release()
 
@@ -256,7 +270,13 @@ class Trainer:
         self.good_epoch = epoch
 
     def loader(self, split: str, shuffle: bool, epoch: int = 0) -> DataLoader:
-        """Batches of one split; training batches follow :class:`GlobalBatchSampler` for ``(seed, epoch)``."""
+        """Batches of one split; training batches follow :class:`GlobalBatchSampler` for ``(seed, epoch)``.
+        Workers, pinning and prefetching as :attr:`loader_settings` says; with persistent workers each split's
+        loader (and its workers) is made once and only its epoch changes."""
+        cached = self._loaders.get((split, shuffle))
+        if cached is not None:
+            cached.batch_sampler.set_epoch(epoch)
+            return cached
         data = self.datasets[split]
         world = self.context.world_size if shuffle else 1
         rank = self.context.rank if shuffle else 0
@@ -264,12 +284,16 @@ class Trainer:
                                      rank=rank, world_size=world, min_per_process=2 if shuffle else 1,
                                      max_batches=self.config.max_batches if shuffle else None)
         sampler.set_epoch(epoch)
-        return DataLoader(data, batch_sampler=sampler, num_workers=self.config.num_workers,
-                          worker_init_fn=_worker_init, pin_memory=self.device.type == "cuda",
-                          persistent_workers=False)
+        loader = DataLoader(data, batch_sampler=sampler, worker_init_fn=_worker_init,
+                            **self.loader_settings.as_kwargs())
+        if self.loader_settings.persistent_workers:
+            self._loaders[(split, shuffle)] = loader
+        return loader
 
     # ---- one step and one epoch ----------------------------------------------------------------------
     def _losses(self, batch: dict[str, Any], model: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
+        if self.config.channels_last:
+            batch = {**batch, "image": to_channels_last(batch["image"])}
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = call_model(model, batch, self.device)
         targets = {t.name: batch["targets"][t.name].to(self.device) for t in self.tasks}
@@ -325,6 +349,7 @@ class Trainer:
                 row["ratio"] = per_task[names[1]] / first if first > 0 else math.inf
             if self.context.is_main:
                 self.grad_log.append(row)
+                gradient_scalars(self.board, group, per_task, row.get("ratio"), self.step + 1)
 
     # ---- the whole run -------------------------------------------------------------------------------
     @staticmethod
@@ -369,6 +394,7 @@ class Trainer:
                 if self.context.is_main:
                     rows = [train_row]
                     score = -train_row["loss"]
+                    result = None
                     if "val" in self.datasets:
                         result = evaluate(self.model, self.loader("val", False), self.tasks, self.device)
                         rows.append(self._split_row(epoch, "val", result, extra))
@@ -376,6 +402,7 @@ class Trainer:
                         self._check_savable(epoch + 1, result.losses)
                     self.metrics_log.append(*rows)
                     run.history.extend(rows)
+                    self._board_epoch(train_losses, result)
                     if score > self.best_score:
                         self.best_score, self.best_epoch = score, epoch
                         save_checkpoint(self._state(epoch + 1), checkpoint_path(self.folder, "best"))
@@ -392,6 +419,23 @@ class Trainer:
             run.results = self._finish(time.perf_counter() - started, images_seen)
         return run
 
+    def _board_epoch(self, train_losses: dict[str, float], val: SplitResult | None) -> None:
+        """TensorBoard scalars of the epoch that just ended, at the steps done so far."""
+        split_scalars(self.board, "train", train_losses, self.step)
+        if val is not None:
+            split_scalars(self.board, "val", val.losses, self.step, val.metrics, val.score)
+        optimizer_scalars(self.board, self.optimizer, self.balancer.weights(), self.step)
+
+    def _board_end(self, results: dict[str, Any], test: SplitResult | None) -> None:
+        """TensorBoard at the end: the test split's scalars, confusion matrices and a Grad-CAM sheet."""
+        if test is not None:
+            split_scalars(self.board, "test", test.losses, self.step, test.metrics, test.score)
+        images = None
+        if "test" in self.datasets:
+            data = self.datasets["test"]
+            images = torch.stack([data[i]["image"] for i in range(min(CAM_IMAGES, len(data)))])
+        final_figures(self.board, results, self.model, images, [t.name for t in self.tasks], self.step)
+
     def _finish(self, seconds: float, images_seen: int) -> dict[str, Any]:
         best = checkpoint_path(self.folder, "best")
         if best.exists():
@@ -403,12 +447,15 @@ class Trainer:
             "train_images_per_second": images_seen / seconds if seconds > 0 else None,
             "weights": self.balancer.weights(),
         }
+        test = None
         for split in ("val", "test"):
             if split in self.datasets:
                 result = evaluate(self.model, self.loader(split, False), self.tasks, self.device, confusion=True)
                 results[split] = {"loss": result.loss, "score": result.score, "metrics": result.metrics,
                                   "confusion": result.confusion}
+                test = result if split == "test" else test
         write_results(self.folder, results)
+        self._board_end(results, test)
         return results
 
 

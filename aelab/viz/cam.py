@@ -33,6 +33,7 @@ from PIL import Image
 from torch import nn
 
 from aelab.errors import UnknownNameError
+from aelab.task_kinds import kind_named
 from aelab.viz.probe import probe_module
 
 TargetSpec = int | Sequence[int] | torch.Tensor | None
@@ -42,7 +43,8 @@ class TaskOutput(nn.Module):
     """``images -> (B, K)`` scores of one task head of a multi-task model, the single-output view captum needs.
 
     Binary heads become ``[-z, z]`` (class 0, class 1), regression heads ``[z]``; multiclass / multilabel
-    logits pass unchanged. ``kind`` is read from the model's task list (``model.tasks``) or given.
+    logits pass unchanged (each kind's ``captum_view`` in :data:`aelab.task_kinds.TASK_KINDS`). ``kind`` is read
+    from the model's task list (``model.tasks``) or given.
     """
 
     def __init__(self, model: nn.Module, task: str, kind: str | None = None):
@@ -54,17 +56,13 @@ class TaskOutput(nn.Module):
                 raise UnknownNameError("task head", task, names)
             kind = kinds[task]
         self.model, self.task, self.kind = model, task, kind
+        self.view = kind_named(kind).captum_view
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         outputs = self.model(images)
         if self.task not in outputs:
             raise UnknownNameError("task head", self.task, list(outputs))
-        logits = outputs[self.task]
-        if self.kind == "binary":
-            return torch.stack([-logits, logits], dim=1)
-        if logits.dim() == 1:
-            return logits.unsqueeze(1)
-        return logits
+        return self.view(outputs[self.task])
 
 
 def _targets(target: TargetSpec, count: int) -> torch.Tensor | None:
@@ -135,6 +133,26 @@ def grad_cam(
         model.train(was_training)
     result = torch.cat(maps).cpu()
     return normalize_maps(result) if normalize else result
+
+
+def predicted_targets(model: nn.Module, images: torch.Tensor, task: str) -> torch.Tensor:
+    """The class index :func:`grad_cam` explains with ``target=None`` for each image (eval mode, restored):
+    the arg-max of the head as captum sees it (:class:`TaskOutput`)."""
+    images = images if images.dim() == 4 else images[None]
+    wrapper = TaskOutput(model, task)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return wrapper(images.to(next(model.parameters()).device)).argmax(dim=1).cpu()
+    finally:
+        model.train(was_training)
+
+
+def target_names(model: nn.Module, task: str, targets: Sequence[int] | torch.Tensor) -> list[str]:
+    """The class name of each target index of ``task`` (a regression head's single column is ``"score"``)."""
+    classes = {t.name: tuple(t.classes) for t in getattr(model, "tasks", [])}.get(task) or ("score",)
+    return [classes[int(index)] for index in torch.as_tensor(targets).reshape(-1)]
 
 
 # ---- boxes and the spliced-image check --------------------------------------------------------------------

@@ -18,9 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from aelab.viz.cam import box_area, cam_mass_in_box, half_box
+from aelab.errors import ConfigError
+from aelab.viz.cam import box_area, cam_mass_in_box, half_box, predicted_targets, target_names
 from aelab.viz.groups import OPTIMISED_LABEL, PAPER_LABEL, NeuronGroups
-from aelab.viz.probe import denormalize_input, model_normalization
+from aelab.viz.probe import denormalize_input, model_normalization, normalize_input
 from aelab.viz.separability import LayerSeparability
 from aelab.viz.spatial import SpatialGrid
 
@@ -151,6 +152,22 @@ def groups_figure(
 # ---- Grad-CAM ----------------------------------------------------------------------------------------------------
 
 
+PREDICTED = "predicted"
+"""``cam_figure(classes=PREDICTED)``: title each panel with the class the model predicts for its image."""
+
+
+def _predicted_names(model: torch.nn.Module | None, images: Sequence, task: str) -> list[str]:
+    """The class ``model`` predicts for each displayed image (RGB in [0, 1]) of ``task``."""
+    if model is None:
+        raise ConfigError("classes", PREDICTED, "class names, or model= to name the class predicted for each image")
+    norm = model_normalization(model)
+    names = []
+    for image in images:
+        pixels = torch.from_numpy(np.ascontiguousarray(to_hwc(image), dtype=np.float32)).permute(2, 0, 1)
+        names += target_names(model, task, predicted_targets(model, normalize_input(pixels[None], norm), task))
+    return names
+
+
 def cam_figure(
     images,
     cams: torch.Tensor,
@@ -162,14 +179,19 @@ def cam_figure(
     columns: int = 6,
     inches: float = 2.0,
     title: str | None = None,
+    model: torch.nn.Module | None = None,
 ) -> Figure:
     """Grad-CAM overlays, one panel per image; ``classes``: the class each map explains (one for all, or one per
-    image). With ``boxes`` (normalised x0, y0, x1, y1, e.g. SynthAE's subject boxes) each box is drawn and the
+    image), or ``"predicted"`` for maps made with ``target=None``: each panel is then titled with the class
+    ``model`` predicts for its image (``images`` RGB in [0, 1], normalised as the model expects before the
+    call). With ``boxes`` (normalised x0, y0, x1, y1, e.g. SynthAE's subject boxes) each box is drawn and the
     panel says the map's mass inside it against the box's area."""
     cams = cams if cams.dim() == 3 else cams[None]
     count = len(cams)
     image_list = [images] if count == 1 and not isinstance(images, (list, tuple)) and getattr(images, "ndim", 3) == 3 \
         else list(images)
+    if isinstance(classes, str) and classes == PREDICTED:
+        classes = [f"{name} ({PREDICTED})" for name in _predicted_names(model, image_list, task)]
     classes = [classes] * count if isinstance(classes, str) else list(classes)
     columns = max(1, min(columns, count))
     rows = -(-count // columns)

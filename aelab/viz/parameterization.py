@@ -14,19 +14,30 @@ Both are ``nn.Module`` s holding the parameters of N images (one row each) and p
 Each image's initial values come from its own generator seeded by ``(seed, index)`` (``index`` its position in
 the objective), so an image starts the same whether it is rendered alone or in a batch.
 
-Coarse-to-fine rendering changes the resolution mid-optimisation with :meth:`resized_parameters`: a Fourier
-image keeps its spectrum (the low frequencies carry over unchanged; with the 1/f scaling and the orthonormal FFT,
-parameter values are resolution-independent), a pixel image is resampled bilinearly.
+Each class is a builder of the registry :data:`PARAMETERIZATIONS` (name → class): ``build(indices, settings)``
+makes the images of a render from its :class:`~aelab.viz.render_settings.RenderSettings`, and
+``default_optimizer`` names the optimiser ``optimizer="auto"`` picks. A new parameterisation is one class and one
+entry.
+
+:meth:`resized` gives the same images at another size: a Fourier image keeps its spectrum (the low frequencies carry
+over unchanged; with the 1/f scaling and the orthonormal FFT, parameter values are resolution-independent), a pixel
+image is resampled bilinearly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from aelab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aelab.viz.render_settings import RenderSettings
 
 COLOR_CORRELATION_SVD_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOR_CORRELATION = COLOR_CORRELATION_SVD_SQRT / COLOR_CORRELATION_SVD_SQRT.norm(dim=0).max()
@@ -64,11 +75,11 @@ def spectrum_scale(height: int, width: int, decay_power: float = 1.0) -> torch.T
     return 1.0 / torch.clamp(rfft2d_freqs(height, width), min=1.0 / max(height, width)) ** decay_power
 
 
-def _embed(values: torch.Tensor, height: int, width: int, old_width: int, split: bool = True) -> torch.Tensor:
+def _embed(values: torch.Tensor, height: int, width: int, old_width: int) -> torch.Tensor:
     """Copy the rfft2-layout coefficients (..., h, w//2+1, 2) into a zero grid of (..., height, width//2+1, 2) at
     the same frequencies (cropping when the new grid is smaller). Growing, a Nyquist row or column of the old grid
     stands for both signs of its frequency: the row is split between them, the column halved (its mirror is
-    implicit in the rfft layout); ``split=False`` copies them unhalved (for counters)."""
+    implicit in the rfft layout)."""
     h, wf = values.shape[-3], values.shape[-2]
     out = values.new_zeros(*values.shape[:-3], height, width // 2 + 1, 2)
     rows = min(h, height)
@@ -77,12 +88,11 @@ def _embed(values: torch.Tensor, height: int, width: int, old_width: int, split:
     out[..., :positive, :cols, :] = values[..., :positive, :cols, :]
     if negative:
         out[..., height - negative:, :cols, :] = values[..., h - negative:, :cols, :]
-    half = 0.5 if split else 1.0
     if height > h and h % 2 == 0:  # old Nyquist row (-h/2) → half at +h/2, half at -h/2
-        out[..., height - negative, :cols, :] *= half
+        out[..., height - negative, :cols, :] *= 0.5
         out[..., h // 2, :cols, :] = out[..., height - negative, :cols, :]
     if width // 2 + 1 > wf and old_width % 2 == 0:  # the old last column was the Nyquist one
-        out[..., wf - 1, :] *= half
+        out[..., wf - 1, :] *= 0.5
     return out
 
 
@@ -91,8 +101,10 @@ class FourierImage(nn.Module):
 
     ``spectrum``: parameter (N, 3, H, W // 2 + 1, 2) (real and imaginary parts). ``forward(rows=None)`` renders all
     images or the rows given (a 1-D index tensor) from the stored parameters; :meth:`render` renders given
-    parameter values (the renderer optimises a gathered subset).
+    parameter values.
     """
+
+    default_optimizer = "adam"
 
     def __init__(self, count: int | Sequence[int], size: int | tuple[int, int], seed: int = 0, sd: float = 0.01,
                  decay_power: float = 1.0, decorrelate: bool = True):
@@ -102,6 +114,11 @@ class FourierImage(nn.Module):
         shape = (3, self.height, self.width // 2 + 1, 2)
         self.spectrum = nn.Parameter(_rows(count, seed, shape, sd))
         self.register_buffer("scale", spectrum_scale(self.height, self.width, decay_power), persistent=False)
+
+    @classmethod
+    def build(cls, indices: Sequence[int], settings: RenderSettings) -> FourierImage:
+        """The images ``indices`` of a render with ``settings`` (its size, seed and colour decorrelation)."""
+        return cls(indices, settings.size, seed=settings.seed, decorrelate=settings.decorrelate)
 
     @property
     def parameter(self) -> nn.Parameter:
@@ -117,14 +134,10 @@ class FourierImage(nn.Module):
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         return self.render(self.spectrum if rows is None else self.spectrum[rows])
 
-    def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int],
-                           rescale: bool = True) -> torch.Tensor:
+    def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """``values`` (…, 3, h, w//2+1, 2) of this size as the parameters of the same images at ``size``: the
-        spectrum is kept (new frequencies start at 0), rescaled for the new FFT size and 1/f scale.
-        ``rescale=False`` only moves the values to their frequencies (for per-coefficient optimiser counters)."""
+        spectrum is kept (new frequencies start at 0), rescaled for the new FFT size and 1/f scale."""
         height, width = (size, size) if isinstance(size, int) else size
-        if not rescale:
-            return _embed(values, height, width, self.width, split=False)
         new_scale = spectrum_scale(height, width, self.decay_power).to(values.device)
         spectrum = values * self.scale.to(values.device)[..., None]  # the actual (ortho-normalised) spectrum
         spectrum = _embed(spectrum, height, width, self.width) * np.sqrt(height * width / (self.height * self.width))
@@ -144,15 +157,21 @@ class PixelImage(nn.Module):
     """N images as raw values from N(0, 1) (paper 004), shown through a sigmoid or a clamp to [0, 1]."""
 
     OUTPUTS = ("sigmoid", "clamp")
+    default_optimizer = "ascent"
 
     def __init__(self, count: int | Sequence[int], size: int | tuple[int, int], seed: int = 0, sd: float = 1.0,
                  output: str = "sigmoid"):
         super().__init__()
         if output not in self.OUTPUTS:
-            raise ValueError(f"PixelImage output must be one of {self.OUTPUTS}, got {output!r}")
+            raise ConfigError("PixelImage output", output, f"one of: {', '.join(self.OUTPUTS)}")
         self.height, self.width = (size, size) if isinstance(size, int) else size
         self.sd, self.output = sd, output
         self.pixels = nn.Parameter(_rows(count, seed, (3, self.height, self.width), sd))
+
+    @classmethod
+    def build(cls, indices: Sequence[int], settings: RenderSettings) -> PixelImage:
+        """The images ``indices`` of a render with ``settings`` (its size, seed and output mapping)."""
+        return cls(indices, settings.size, seed=settings.seed, output=settings.pixel_output)
 
     @property
     def parameter(self) -> nn.Parameter:
@@ -164,10 +183,8 @@ class PixelImage(nn.Module):
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         return self.render(self.pixels if rows is None else self.pixels[rows])
 
-    def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int],
-                           rescale: bool = True) -> torch.Tensor:
-        """``values`` (…, 3, h, w) resampled bilinearly to ``size`` (``rescale`` is accepted for symmetry with
-        :class:`FourierImage`; pixel values need no rescaling)."""
+    def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+        """``values`` (…, 3, h, w) resampled bilinearly to ``size``."""
         height, width = (size, size) if isinstance(size, int) else size
         return F.interpolate(values, size=(height, width), mode="bilinear", align_corners=False)
 
@@ -180,4 +197,5 @@ class PixelImage(nn.Module):
         return f"count={len(self.pixels)}, size=({self.height}, {self.width}), output={self.output!r}"
 
 
-PARAMETERIZATIONS = {"fourier": FourierImage, "pixel": PixelImage}
+PARAMETERIZATIONS: dict[str, type[FourierImage] | type[PixelImage]] = {"fourier": FourierImage, "pixel": PixelImage}
+"""Name → parameterisation class (a builder: ``build(indices, settings)``, ``default_optimizer``)."""

@@ -64,7 +64,12 @@ def _lookup(registry: dict[str, Callable], kind: str, what: str, role: str, opti
 
 
 def read_dataset(kind: str, root: str | Path, **options: Any) -> list[Sample]:
-    """Read the data set at ``root`` in layout ``kind`` (a key of :data:`READERS`) with the reader's options."""
+    """Read the data set at ``root`` in layout ``kind`` (a key of :data:`READERS`) with the reader's options;
+    with ``cache=FOLDER`` from a decoded cache of it instead (:func:`aelab.data.cache.read_cached`)."""
+    if "cache" in options:
+        from aelab.data.cache import read_cached
+
+        return read_cached(kind, root, **options)
     return _lookup(READERS, kind, "data set kind", "reader", options)(root, **options)
 
 

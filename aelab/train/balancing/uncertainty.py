@@ -4,8 +4,8 @@ With a learnable ``s_t = log σ_t²`` per task (initialised 0)::
 
     L = Σ_t c_t·(exp(−s_t)·L_t + s_t),    c_t = 1/2 for regression tasks, 1 otherwise
 
-(the ½ is Kendall's Gaussian likelihood, "halve for regression"). The task kind comes from
-:func:`aelab.tasks.get_task`, so tasks are registered names or :class:`~aelab.tasks.Task` objects.
+(the ½ is Kendall's Gaussian likelihood, "halve for regression": the kind's ``likelihood_factor`` in
+:data:`aelab.task_kinds.TASK_KINDS`). Tasks are registered names or :class:`~aelab.tasks.Task` objects.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from aelab.tasks import Task, get_task
+from aelab.task_kinds import kind_of
+from aelab.tasks import Task
 from aelab.train.balancing.base import Balancer
 
 
@@ -26,7 +27,7 @@ class UncertaintyWeighting(Balancer):
 
     def __init__(self, tasks: Sequence[str | Task]):
         super().__init__(tasks)
-        factors = [0.5 if get_task(t).kind == "regression" else 1.0 for t in self.task_specs]
+        factors = [kind_of(t).likelihood_factor for t in self.task_specs]
         self.register_buffer("factors", torch.tensor(factors), persistent=False)
         self.log_vars = nn.Parameter(torch.zeros(self.num_tasks))
 

@@ -1,0 +1,100 @@
+"""How to render an activation-maximisation image (METHODS.md §6): :class:`RenderSettings` and the two reference
+procedures, Lucid's (:func:`lucid_defaults`) and paper 004's (:func:`paper_defaults`).
+
+The defaults are chosen for readable images, not for activation alone (``benchmarks/visualisation.py
+--against-lucent``): at the activation Lucent reaches in 512 steps, the images must be no rougher (mean absolute
+Laplacian, :mod:`aelab.viz.readability`) than 1.1× Lucent's, no more clipped, and get there at least 5× sooner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from aelab.errors import ConfigError
+from aelab.train.config_checks import boolean, integer, number, one_of
+from aelab.viz.parameterization import PARAMETERIZATIONS, PixelImage
+from aelab.viz.render_optim import OPTIMIZERS, SCHEDULES
+
+DEFAULT_LR = {"adam": 0.05, "ascent": 0.05}  # Adam: Lucid's, chosen for readability (module docstring); ascent: paper 004's α
+LUCID_LR = 0.05
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How to render (METHODS.md §6). Every field but ``batch_size`` is part of an atlas's cache key.
+
+    steps, size: optimisation steps and image side (px).
+    parameterization: a name of :data:`aelab.viz.parameterization.PARAMETERIZATIONS` — ``"fourier"`` (Lucid's
+        readable one) or ``"pixel"`` (paper 004's raw pixels from N(0, 1)).
+    optimizer: a name of :data:`aelab.viz.render_optim.OPTIMIZERS` — ``"adam"`` or ``"ascent"`` (paper 004 eq. 2) —
+        or ``"auto"``: the parameterisation's own (Adam for Fourier, ascent for pixels).
+    lr: the optimiser's learning rate (Adam) or step α (ascent); None: :data:`DEFAULT_LR` of the optimiser.
+    transforms: Lucid's transformation robustness (pad, jitter, scale, rotate, jitter; :mod:`.robustness`).
+    seed: seeds every image's initial values and transform draws, per (seed, image index).
+    batch_size: images optimised together; None: as many as fit in memory (on CPU at most 16).
+    decorrelate: Fourier colour decorrelation. pixel_output: ``"sigmoid"`` or ``"clamp"`` (see PixelImage).
+    schedule, final_lr: a name of :data:`aelab.viz.render_optim.SCHEDULES` — ``"constant"`` or ``"cosine"``
+        (decaying to ``lr · final_lr`` at the last step).
+    relu_redirect_steps: Lucid's redirected ReLU gradient during the first steps (16, as Lucid; 0: off), so that
+        channels dead on the grey start image wake up (:mod:`aelab.viz.relu_redirect`).
+    """
+
+    steps: int = 128
+    size: int = 128
+    parameterization: str = "fourier"
+    optimizer: str = "auto"
+    lr: float | None = None
+    transforms: bool = True
+    seed: int = 0
+    batch_size: int | None = None
+    decorrelate: bool = True
+    pixel_output: str = "sigmoid"
+    schedule: str = "constant"
+    final_lr: float = 0.1
+    relu_redirect_steps: int = 16
+
+    def __post_init__(self):
+        checks = {
+            "steps": integer(1), "size": integer(8), "parameterization": one_of(lambda: PARAMETERIZATIONS),
+            "optimizer": one_of(lambda: ("auto", *OPTIMIZERS)), "lr": number(positive=True, optional=True),
+            "transforms": boolean, "seed": integer(), "batch_size": integer(1, optional=True),
+            "decorrelate": boolean, "pixel_output": one_of(lambda: PixelImage.OUTPUTS),
+            "schedule": one_of(lambda: SCHEDULES), "final_lr": number(), "relu_redirect_steps": integer(0),
+        }
+        for name, check in checks.items():
+            object.__setattr__(self, name, check(f"RenderSettings.{name}", getattr(self, name)))
+        if self.final_lr > 1:
+            raise ConfigError("RenderSettings.final_lr", self.final_lr, "a share of lr in [0, 1]")
+
+    @property
+    def resolved_optimizer(self) -> str:
+        """``optimizer``, or for ``"auto"`` the parameterisation's own."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        return PARAMETERIZATIONS[self.parameterization].default_optimizer
+
+    @property
+    def resolved_lr(self) -> float:
+        """``lr``, or the optimiser's default (:data:`DEFAULT_LR`)."""
+        return self.lr if self.lr is not None else DEFAULT_LR[self.resolved_optimizer]
+
+    def key(self) -> dict:
+        """The fields that change the images (``batch_size`` does not), resolved, for cache keys."""
+        fields = asdict(self)
+        fields.pop("batch_size")
+        fields.update(optimizer=self.resolved_optimizer, lr=self.resolved_lr)
+        return fields
+
+
+def lucid_defaults(**changes) -> RenderSettings:
+    """Lucid's plain procedure: Fourier + decorrelation, standard transforms, Adam lr 0.05 constant, 512 steps,
+    redirected ReLU gradients for the first 16 steps (``changes`` override fields, e.g. ``size``)."""
+    return replace(RenderSettings(steps=512, lr=LUCID_LR, optimizer="adam", transforms=True, decorrelate=True,
+                                  schedule="constant", relu_redirect_steps=16), **changes)
+
+
+def paper_defaults(**changes) -> RenderSettings:
+    """Paper 004's procedure: raw pixels from N(0, 1), plain gradient ascent α = 0.05 (eq. 2), no transforms,
+    224 px as in the paper (pass ``size`` for less)."""
+    return replace(RenderSettings(size=224, parameterization="pixel", optimizer="ascent", lr=0.05, transforms=False,
+                                  schedule="constant", relu_redirect_steps=0), **changes)
