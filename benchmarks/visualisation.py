@@ -180,8 +180,9 @@ def import_lucent():
 
 
 def readability_row(name: str, images: torch.Tensor, activation: torch.Tensor, seconds: float) -> str:
-    return (f"    {name:<44} activation {float(activation.mean()):7.3f}  roughness {float(roughness(images).mean()):.3f}"
-            f"  clipped {float(clipped_share(images).mean()):.3f}  {seconds:7.2f} s/channel")
+    rough, clipped = float(roughness(images).mean()), float(clipped_share(images).mean())
+    return (f"    {name:<44} activation {float(activation.mean()):7.3f}  roughness {rough:.3f}  clipped {clipped:.3f}"
+            f"  {seconds:7.2f} s/channel")
 
 
 def lucent_images(model: nn.Module, args, chans: list[int], lucent) -> tuple[torch.Tensor, float]:

@@ -20,9 +20,11 @@ from aelab.viz.robustness import RandomTransforms, TransformSpec, apply_transfor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-# the defaults, shortened for CPU tests; Lucid's transforms (pad 12, jitter 8 px) are meant for 128-224 px images and
+# the defaults, shortened for CPU tests: 24 steps of a larger learning rate than the default (which is chosen for
+# readable images over more steps); Lucid's transforms (pad 12, jitter 8 px) are meant for 128-224 px images and
 # swamp a 32 px one, so the fast tests leave them out (the GoogLeNet test and the transform tests keep them)
-FAST = RenderSettings(steps=24, size=32, transforms=False)
+SHORT_LR = 0.3
+FAST = RenderSettings(steps=24, size=32, transforms=False, lr=SHORT_LR)
 
 
 @pytest.fixture(autouse=True)
@@ -282,7 +284,7 @@ def calibrated_googlenet() -> torch.nn.Module:
 def test_render_googlenet_4a():
     net = calibrated_googlenet()
     channels = [50, 150, 450]  # with random weights some channels barely respond in 24 steps; these do
-    images = render(net, channel("4a", channels), RenderSettings(steps=24, size=64))
+    images = render(net, channel("4a", channels), RenderSettings(steps=24, size=64, lr=SHORT_LR))
     rendered = channel_means(net, images, "4a", channels)
     noise = channel_means(net, torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(0)), "4a", channels)
     grey = channel_means(net, torch.full((3, 3, 64, 64), 0.5), "4a", channels)
@@ -407,7 +409,7 @@ def test_step_rule_is_torch_optim_raising_the_score():
 def test_transforms_and_cosine_schedule_render(tiny):
     channels = [5, 9]
     start = channel_means(tiny, FourierImage([0, 1], 32, seed=0)().detach(), "stage3", channels)
-    with_transforms = render(tiny, channel("stage3", channels), RenderSettings(steps=24, size=32))
+    with_transforms = render(tiny, channel("stage3", channels), RenderSettings(steps=24, size=32, lr=SHORT_LR))
     assert (channel_means(tiny, with_transforms, "stage3", channels) > 3 * start + 0.05).all()
     settings = replace(FAST, schedule="cosine")
     images = render(tiny, channel("stage3", channels), settings)

@@ -12,17 +12,17 @@ code feeding it images in [0, 1] (probes, activation maximisation, overlays) nor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from torchvision.transforms import v2
 
+from aelab.data.normalization import (IDENTITY_NORMALIZATION, IMAGENET_NORMALIZATION, InputNormalization,
+                                     MeanImageNormalization)
 from aelab.data.sample import Sample
 from aelab.errors import UnknownNameError
-from aelab.models.backbones import IMAGENET_NORMALIZATION, Normalization
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = IMAGENET_NORMALIZATION.mean  # torchvision's ImageNet preset, see aelab.data.normalization
+IMAGENET_STD = IMAGENET_NORMALIZATION.std
 RESIZE_RATIO = 256 / 224  # the patent resizes to 256 before cropping 224
 
 
@@ -41,23 +41,6 @@ class SubtractMeanImage(torch.nn.Module):
             )
         return image - self.mean_image
 
-
-@dataclass(frozen=True, eq=False)
-class MeanImageNormalization:
-    """A model input normalisation that subtracts a per-pixel mean image ``(3, H, W)`` in [0, 1] (std 1): the
-    patent CN109978074A preprocessing with the training set's mean image (:func:`compute_mean_image`)."""
-
-    image: torch.Tensor
-
-    def __post_init__(self) -> None:
-        if self.image.dim() != 3 or self.image.shape[0] != 3:
-            raise ValueError(f"a mean image is (3, H, W); got shape {tuple(self.image.shape)}")
-
-
-IDENTITY_NORMALIZATION = Normalization(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-
-InputNormalization = Normalization | MeanImageNormalization
-"""What a model expects of RGB images in [0, 1]: per-channel mean/std, or a mean image to subtract."""
 
 MODEL_NORMALIZATIONS: dict[str, Callable[[torch.Tensor | None], InputNormalization]] = {
     "imagenet": lambda mean_image: IMAGENET_NORMALIZATION,

@@ -19,19 +19,9 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from aelab.data.normalization import IMAGENET_NORMALIZATION, Normalization
 from aelab.errors import ConfigError, UnknownNameError, WeightsUnavailableError
 from aelab.models.weights import WeightsSpec, load_strict, read_state_dict, torchvision_state_dict
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Per-channel mean and std the weights expect of RGB images scaled to [0, 1]."""
-
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-
-IMAGENET_NORMALIZATION = Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
 class Backbone(nn.Module):

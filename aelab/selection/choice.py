@@ -8,14 +8,17 @@ separability scores of :mod:`aelab.viz.separability` (the same difference, measu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
-from aelab.errors import UnknownNameError
+from aelab.errors import ConfigError, UnknownNameError
 from aelab.models.auxiliary import resolve_layer
 from aelab.viz.separability import LayerSeparability
 
 CHOOSERS = ("person", "auto")
+DERIVED = ("short_layers",)
+"""Keys :meth:`LayerChoice.to_dict` adds that are computed from the fields."""
 
 
 def short_name(layer: str) -> str:
@@ -51,6 +54,20 @@ class LayerChoice:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "short_layers": self.short_layers}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "layer choice") -> LayerChoice:
+        """The choice as :meth:`to_dict` recorded it (results.json's ``"choice"``, the selection panel's
+        results): the derived ``short_layers`` is dropped; a key that is neither a field nor derived, or a missing
+        ``layers``/``chosen_by``, raises :class:`~aelab.errors.ConfigError` naming ``source``."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names) - set(DERIVED))
+        if unknown:
+            raise ConfigError(f"{source} key {unknown[0]!r}", data[unknown[0]],
+                              f"only the keys {', '.join(names + list(DERIVED))}")
+        if not {"layers", "chosen_by"} <= set(data):
+            raise ConfigError(source, sorted(data), "a mapping with at least the keys layers and chosen_by")
+        return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def top_layers(scores: Sequence[LayerSeparability], k: int) -> list[str]:

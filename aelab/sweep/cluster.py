@@ -32,7 +32,7 @@ def require_distributed() -> ModuleType:
         import distributed
     except ImportError:
         raise AelabError("--executor dask needs Dask distributed, which is not installed; "
-                         "install Dask") from None
+                         "install it with: pip install 'aelab[cluster]'") from None
     return distributed
 
 
@@ -118,7 +118,7 @@ def run_points_dask(grid: Grid, points: Sequence[Point], scheduler: str | None =
     grid = dataclasses.replace(grid, notebook=grid.notebook.resolve(), output=grid.output.resolve())
     threads = cores(jobs) if scheduler is None else None
     with connect(distributed, scheduler, jobs) as (client, where):
-        todo = list(points); pending(grid, [], say)  # UNDO
+        todo = pending(grid, points, say)
         say(f"[sweep] {len(todo)} of {len(points)} points to run on {where} → {grid.output}")
         token = uuid.uuid4().hex[:8]
         stop_event = distributed.Event(f"aelab-sweep-stop-{token}", client=client)

@@ -64,6 +64,11 @@ def _score_metrics(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, floa
     return {"ACC %": None, "SRCC": None, "PLCC": None}
 
 
+def _style_map(metrics: Mapping[str, Mapping[str, float]]) -> float | None:
+    style_map = metrics.get(STYLE_TASK, {}).get("map")
+    return None if style_map is None or math.isnan(style_map) else style_map
+
+
 def variant_rows(runs: Mapping[str, Any], reference: Mapping[str, Mapping[str, float | None]] | None = None,
                  split: str = "test") -> list[dict[str, Any]]:
     """One row per variant: ACC (score > 5, %), SRCC, PLCC, style mAP and, where the paper reports the same
@@ -73,8 +78,7 @@ def variant_rows(runs: Mapping[str, Any], reference: Mapping[str, Mapping[str, f
         results = run_results(run)
         metrics = results[split]["metrics"]
         row: dict[str, Any] = {"variant": variant, "arch": results.get("arch"), **_score_metrics(metrics)}
-        style_map = metrics.get(STYLE_TASK, {}).get("map")
-        row["style mAP"] = None if style_map is None or math.isnan(style_map) else style_map
+        row["style mAP"] = _style_map(metrics)
         paper = (reference or {}).get(variant, {})
         row["paper ACC %"], row["paper SRCC"] = paper.get("accuracy"), paper.get("srcc")
         rows.append(row)
@@ -101,3 +105,20 @@ def evaluate_without_comments(run: Any, split: str = "test") -> dict[str, dict[s
 
     loader = DataLoader(build_datasets(config)[split], batch_size=config.batch_size, collate_fn=blank)
     return evaluate(model, loader, [get_task(t) for t in config.tasks], device).metrics
+
+
+COMMENTS_REMOVED = "comments removed"
+"""Suffix of the variant name in the row of a model evaluated without its comments."""
+
+
+def without_comments(run: Any, split: str = "test") -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    """How much paper 002's full co-attention model (MCN, ``arch="mcn"``) owes to the comments: ``(metrics, rows)``
+    where ``metrics`` come from :func:`evaluate_without_comments` on ``split`` and ``rows``
+    holds one :func:`variant_rows`-shaped row, ``"<variant>, comments removed"`` (no paper columns: the paper
+    reports no such setting). For a run of another architecture (no co-attention, image only) both are empty."""
+    if run.config.arch != VARIANTS["mcn_mtl"][0]:
+        return {}, []
+    metrics = evaluate_without_comments(run, split)
+    row = {"variant": f"{run.config.name or 'mcn_mtl'}, {COMMENTS_REMOVED}", "arch": run.config.arch,
+           **_score_metrics(metrics), "style mAP": _style_map(metrics)}
+    return metrics, [row]

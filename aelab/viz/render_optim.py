@@ -32,7 +32,8 @@ OPTIMIZERS: dict[str, Callable[[Iterable[torch.Tensor], float], Optimizer]] = {
 
 SCHEDULES: dict[str, Callable[[Optimizer, RenderSettings], Scheduler | None]] = {
     "constant": lambda optimizer, settings: None,
-    # lr · (final + (1 − final) · (1 + cos(π t / (steps − 1))) / 2): lr at the first step, lr · final_lr at the last
+    # lr · (final + (1 − final) · (1 + cos(π t / (steps − 1))) / 2): lr at the first step, lr · final_lr at the
+    # last
     "cosine": lambda optimizer, settings: torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(1, settings.steps - 1), eta_min=settings.resolved_lr * settings.final_lr),
 }

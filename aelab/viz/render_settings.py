@@ -15,7 +15,8 @@ from aelab.train.config_checks import boolean, integer, number, one_of
 from aelab.viz.parameterization import PARAMETERIZATIONS, PixelImage
 from aelab.viz.render_optim import OPTIMIZERS, SCHEDULES
 
-DEFAULT_LR = {"adam": 0.05, "ascent": 0.05}  # Adam: Lucid's, chosen for readability (module docstring); ascent: paper 004's α
+# Adam: Lucid's 0.05, chosen for readable images (see the module docstring); ascent: paper 004's α
+DEFAULT_LR = {"adam": 0.05, "ascent": 0.05}
 LUCID_LR = 0.05
 
 

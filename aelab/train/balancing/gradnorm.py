@@ -22,9 +22,13 @@ by the trainer's ``backward()``, like every other parameter, and stays correct u
 gradient accumulation or loss rescaling — writing ``w.grad`` by hand would not be unscaled consistently.
 
 ``L_t(0)`` is recorded per task at the first training call where that task's loss is positive (until then
-``L̃_t = 1``); the initial losses are a buffer and the weights a parameter, so both are in ``state_dict()``.
+``L̃_t = 1``, and the buffer holds 0, "not recorded": a finite value, so that a checkpoint taken before the
+first step passes the trainer's finiteness check); the initial losses are a buffer and the weights a parameter,
+so both are in ``state_dict()``.
 In evaluation (``balancer.eval()`` or under ``torch.no_grad()``) forward only returns the weighted sum.
-Under DDP each rank measures its own norms; the trainer should all-reduce w's gradient (or keep it in sync).
+Under DDP (a process group of more than one process) each process's per-task gradients on W and its losses are
+averaged over the processes before the norms are taken — the gradients and losses of the whole global batch, as
+one process would see them — so every process computes the same ``L_grad`` and the weights stay one set.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from aelab.tasks import Task
@@ -50,7 +55,7 @@ class GradNorm(Balancer):
         super().__init__(tasks)
         self.alpha = float(alpha)
         self.task_weights = nn.Parameter(torch.ones(self.num_tasks))
-        self.register_buffer("initial_losses", torch.full((self.num_tasks,), float("nan")))
+        self.register_buffer("initial_losses", torch.zeros(self.num_tasks))  # 0: not recorded yet
         self.shared: list[Tensor] = []  # the model's parameters: a plain list, not registered here
         self.last_grad_norms: Tensor | None = None  # G_t of the last training call, for logging and tests
 
@@ -75,6 +80,27 @@ class GradNorm(Balancer):
         if not self.shared:
             raise RuntimeError("GradNorm.attach(model) must be called before the first training step")
 
+        grad_norms = w * self._gradient_norms(stacked)  # G_t; differentiable in w only
+
+        with torch.no_grad():
+            current = _process_mean(stacked.detach())
+            initial = self.initial_losses.to(current)
+            recorded = initial > 0  # False for 0 (and for the NaN older runs used)
+            initial = torch.where(~recorded & (current > 0), current, initial)
+            self.initial_losses.copy_(initial)
+            relative = torch.where(initial > 0, current / initial, torch.ones_like(current))
+            mean = relative.mean()
+            rate = torch.where(mean > 0, relative / mean, torch.ones_like(relative))
+            target = grad_norms.detach().mean() * rate.pow(self.alpha)
+
+        grad_loss = (grad_norms - target).abs().sum()
+        self.last_grad_norms = grad_norms.detach()
+        return total + (grad_loss - grad_loss.detach())
+
+    def _gradient_norms(self, stacked: Tensor) -> Tensor:
+        """``‖∇_W L_t‖₂`` per task (detached), of the global batch's gradient under DDP."""
+        if _world_size() > 1:
+            return self._averaged_gradient_norms(stacked)
         norms = []
         for loss in stacked.unbind():
             squared = stacked.new_zeros(())
@@ -84,21 +110,18 @@ class GradNorm(Balancer):
                     if g is not None:
                         squared = squared + g.detach().to(squared.dtype).pow(2).sum()
             norms.append(squared.sqrt())
-        grad_norms = w * torch.stack(norms)  # G_t; differentiable in w only
+        return torch.stack(norms)
 
-        with torch.no_grad():
-            current = stacked.detach()
-            initial = self.initial_losses.to(current)
-            initial = torch.where(torch.isnan(initial) & (current > 0), current, initial)
-            self.initial_losses.copy_(initial)
-            relative = torch.where(torch.isnan(initial), torch.ones_like(current), current / initial)
-            mean = relative.mean()
-            rate = torch.where(mean > 0, relative / mean, torch.ones_like(relative))
-            target = grad_norms.detach().mean() * rate.pow(self.alpha)
-
-        grad_loss = (grad_norms - target).abs().sum()
-        self.last_grad_norms = grad_norms.detach()
-        return total + (grad_loss - grad_loss.detach())
+    def _averaged_gradient_norms(self, stacked: Tensor) -> Tensor:
+        """Norms of each task's gradient on W averaged over the processes (one all-reduce of ``K × |W|``)."""
+        rows = []
+        for loss in stacked.unbind():
+            grads = [None] * len(self.shared)
+            if loss.requires_grad:
+                grads = torch.autograd.grad(loss, self.shared, retain_graph=True, allow_unused=True)
+            rows.append(torch.cat([(g.detach() if g is not None else torch.zeros_like(p)).float().flatten()
+                                   for g, p in zip(grads, self.shared)]))
+        return _process_mean(torch.stack(rows)).norm(dim=1).to(stacked.dtype)
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -112,3 +135,16 @@ class GradNorm(Balancer):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, alpha={self.alpha}"
 
+
+def _world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _process_mean(tensor: Tensor) -> Tensor:
+    """The mean of ``tensor`` over the processes of the default process group (itself with one process)."""
+    world = _world_size()
+    if world == 1:
+        return tensor
+    total = tensor.clone()
+    dist.all_reduce(total)
+    return total / world
