@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torchvision.transforms import v2
 
+from aelab.data.normalization import normalize_input
 from aelab.data.transforms import (MODEL_NORMALIZATIONS, InputNormalization, MeanImageNormalization, eval_transform,
                                    model_normalization)
 from aelab.errors import AelabError, ConfigError
+from aelab.examples import Examples, examples
 from aelab.models import build_model
 from aelab.train.data import MEAN_IMAGE_FILE
 from aelab.train.distributed import pick_device
 from aelab.train.runs import checkpoint_path, load_checkpoint, read_config
-
-if TYPE_CHECKING:
-    from aelab.viz.examples import Examples
 
 
 def run_checkpoint(folder: str | Path, checkpoint: str = "best") -> Path:
@@ -92,14 +91,10 @@ class LoadedRun:
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """RGB images (…, 3, H, W) in [0, 1] → the model's input (the run's normalisation)."""
-        from aelab.viz.probe import normalize_input
-
         return normalize_input(images, self.normalization)
 
     def examples(self, n: int = 32, seed: int = 0) -> Examples:
-        """Held-out example images (:func:`aelab.viz.examples.examples`) normalised as the run was trained."""
-        from aelab.viz.examples import examples
-
+        """Held-out example images (:func:`aelab.examples.examples`) normalised as the run was trained."""
         data = examples({**self.config, "normalization": "none"}, n, seed=seed)
         return replace(data, images=self.normalize(data.pixels))
 

@@ -25,15 +25,19 @@ def output_folder(output_dir: str | Path) -> Path:
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None, digits: int = 3) -> str:
-    """A Markdown table of ``rows`` (numbers rounded), for ``IPython.display.Markdown`` and reports."""
+    """A Markdown table of ``rows`` (numbers rounded), for ``IPython.display.Markdown`` and reports. A pipe in a
+    value or column name is escaped and a line break becomes a space, so each value stays in its own cell."""
     columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+
+    def text(value: Any) -> str:
+        return " ".join(str(value).splitlines()).replace("|", "\\|")
 
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return "–" if not math.isfinite(value) else f"{value:.{digits}f}"
-        return "–" if value is None else str(value)
+        return "–" if value is None else text(value)
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(text(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 

@@ -1,9 +1,15 @@
-"""Numbers the source papers report (METHODS §3–§5), to print next to what a run measures.
+"""Numbers the source papers report (docs/science.md §5), to print next to what a run measures.
 
-Values are percentages; keys are aelab's arch / balancer names.
+Values are percentages; keys are aelab's arch / balancer names. :func:`paper_numbers` looks a row up, the one way
+every table next to a run (sweeps, notebooks, the selection ablation) reads them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aelab.errors import UnknownNameError
 
 PAPER_000_ARCHITECTURES_RESNET50 = {
     # Shen et al. 2022, Table 5, ResNet50 on UAE: aesthetic acc / F1, emotion acc / F1
@@ -103,3 +109,34 @@ PAPER_002_AVA_M = {
     "mcn": {"accuracy": 84.44, "srcc": 0.7753},
     "mcn_mtl": {"accuracy": 85.63, "srcc": 0.7835},
 }
+
+
+# ---- looking a number up ------------------------------------------------------------------------------------
+
+
+def key_text(value: Any) -> str:
+    """How a row key is matched: tuples / lists as ``a,b``, the empty one as ``none``, anything else as ``str``."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) if value else "none"
+    return str(value)
+
+
+def paper_tables() -> dict[str, Mapping[Any, Any]]:
+    """Every table of this module by name (``PAPER_…``)."""
+    return {name: value for name, value in globals().items() if name.startswith("PAPER_") and isinstance(value, dict)}
+
+
+def paper_numbers(table: str | Mapping[Any, Any], key: Any) -> dict[str, float | None]:
+    """What a paper reports in the row ``key`` of ``table`` (a ``PAPER_…`` name of this module, or the table
+    itself), by column; a table of plain numbers gives ``{"value": number}``; ``{}`` when the paper has no such row.
+    Keys match by :func:`key_text`: ``("4a", "4b")``, ``["4a", "4b"]`` and ``"4a,4b"`` name the same row."""
+    if isinstance(table, str):
+        tables = paper_tables()
+        if table not in tables:
+            raise UnknownNameError("paper table", table, list(tables))
+        table = tables[table]
+    wanted = key_text(key)
+    entry = next((value for row, value in table.items() if key_text(row) == wanted), None)
+    if entry is None:
+        return {}
+    return dict(entry) if isinstance(entry, Mapping) else {"value": entry}

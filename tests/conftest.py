@@ -15,8 +15,10 @@ def one_thread():
 
 
 @pytest.fixture
-def offline(monkeypatch):
-    """Any attempt to download weights fails the test (tests run with no network)."""
+def offline(monkeypatch, tmp_path):
+    """Tests run with no network: any attempt to download weights fails the test, and torch.hub's cache is an
+    empty folder of the test's own (``tmp_path / "torch_home"``), so no file cached on the machine is found."""
     def no_download(url, *args, **kwargs):
         raise AssertionError(f"a download of {url} was attempted")
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))

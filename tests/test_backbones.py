@@ -24,13 +24,7 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    """No test may download: torch.hub's fetch fails loudly, and its cache is a fresh folder."""
-    def no_download(url, *args, **kwargs):
-        raise AssertionError(f"a download of {url} was attempted")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+pytestmark = pytest.mark.usefixtures("offline")  # no download; torch.hub's cache is the test's own folder
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +139,9 @@ def _expected_cache_file(arch: str) -> Path:
 
 @pytest.mark.parametrize("arch", ["vgg16", "resnet50", "googlenet", "wide_resnet50_2"])
 def test_imagenet_offline_says_where_to_put_the_file(monkeypatch, tmp_path, arch):
-    def offline(url, *args, **kwargs):
+    def no_network(url, *args, **kwargs):
         raise URLError("no network")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
     with pytest.raises(WeightsUnavailableError) as info:
         build_backbone(arch, weights="imagenet")
     message = str(info.value)

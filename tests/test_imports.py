@@ -12,6 +12,7 @@ line of each import on it.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,40 +80,51 @@ def package_graph(root: Path) -> dict[tuple[str, str], list[Site]]:
     return edges
 
 
-def find_cycle(edges: dict[tuple[str, str], list[Site]]) -> list[str] | None:
-    """One cycle ``[a, b, …, a]`` of the directed graph, or None."""
+def find_cycles(edges: dict[tuple[str, str], list[Site]]) -> list[list[str]]:
+    """One cycle ``[a, b, …, a]`` in each group of nodes that reach one another; [] when the graph has none."""
     successors: dict[str, list[str]] = {}
     for a, b in sorted(edges):
         successors.setdefault(a, []).append(b)
-    state: dict[str, int] = {}  # 1: on the current path, 2: finished
-    path: list[str] = []
 
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in successors.get(node, []):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return None
+    def reachable(start: str) -> set[str]:
+        seen, stack = set(), [start]
+        while stack:
+            for nxt in successors.get(stack.pop(), []):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
 
+    reach = {node: reachable(node) for node in successors}
+    cycles, covered = [], set()
     for start in sorted(successors):
-        if start not in state:
-            found = visit(start)
-            if found:
-                return found
-    return None
+        if start in covered or start not in reach[start]:
+            continue
+        group = {n for n in reach[start] if start in reach.get(n, set())}
+        covered |= group
+        parents: dict[str, str | None] = {start: None}  # breadth first inside the group: a shortest cycle
+        queue = deque([start])
+        while start not in successors.get(queue[0], []):
+            node = queue.popleft()
+            for nxt in successors.get(node, []):
+                if nxt in group and nxt not in parents:
+                    parents[nxt] = node
+                    queue.append(nxt)
+        path, node = [], queue[0]
+        while node is not None:
+            path.insert(0, node)
+            node = parents[node]
+        cycles.append(path + [start])
+    return cycles
 
 
-def describe(cycle: list[str], edges: dict[tuple[str, str], list[Site]]) -> str:
-    """``a → b → a`` with the first import site of each edge."""
-    steps = [f"{a} → {b} ({edges[a, b][0]})" for a, b in zip(cycle, cycle[1:])]
-    return "import cycle between packages: " + " → ".join(cycle) + "\n  " + "\n  ".join(steps)
+def describe(cycles: list[list[str]], edges: dict[tuple[str, str], list[Site]]) -> str:
+    """Each cycle as ``a → b → a`` with the first place each of its imports is written."""
+    lines = [f"{len(cycles)} import cycle(s) between packages of aelab:"]
+    for cycle in cycles:
+        lines.append("  " + " → ".join(cycle))
+        lines += [f"    {a} → {b}: {edges[a, b][0]}" for a, b in zip(cycle, cycle[1:])]
+    return "\n".join(lines)
 
 
 def write_package(root: Path, files: dict[str, str]) -> Path:
@@ -135,9 +147,8 @@ def test_a_lazy_import_closing_a_loop_is_a_cycle(tmp_path):
     edges = package_graph(root)
     assert set(edges) == {("pkg.low", "pkg.high"), ("pkg.high", "pkg.low"), ("pkg.tool", "pkg.low")}
     assert edges["pkg.low", "pkg.high"] == [Site(Path("pkg/low/a.py"), 2)]
-    cycle = find_cycle(edges)
-    assert cycle in (["pkg.high", "pkg.low", "pkg.high"], ["pkg.low", "pkg.high", "pkg.low"])
-    assert "pkg/low/a.py:2" in describe(cycle, edges)
+    assert find_cycles(edges) == [["pkg.high", "pkg.low", "pkg.high"]]
+    assert "pkg.low → pkg.high: pkg/low/a.py:2" in describe(find_cycles(edges), edges)
 
 
 def test_imports_within_one_package_and_one_way_are_no_cycle(tmp_path):
@@ -150,11 +161,11 @@ def test_imports_within_one_package_and_one_way_are_no_cycle(tmp_path):
     })
     edges = package_graph(root)
     assert set(edges) == {("pkg", "pkg.tool"), ("pkg.tool", "pkg.low")}
-    assert find_cycle(edges) is None
+    assert find_cycles(edges) == []
 
 
 def test_no_import_cycle_between_packages_of_aelab():
     edges = package_graph(PACKAGE_ROOT)
     assert ("aelab.train", "aelab.models") in edges  # the walk sees the package's imports
-    cycle = find_cycle(edges)
-    assert cycle is None, describe(cycle, edges)
+    cycles = find_cycles(edges)
+    assert not cycles, describe(cycles, edges)

@@ -1,14 +1,20 @@
 """Notebook 04 headless: the automatic choice with the ablation table, and an explicit list of layers."""
 
 import json
+from dataclasses import fields
 
 import pytest
+from figure_content import assert_drawn, assert_same_drawing
 
 from aelab import cli
+from aelab.selection.figures import ablation_chart
+from aelab.viz.overlays import separability_chart
+from aelab.viz.separability import LayerSeparability
 
 NOTEBOOK = cli.NOTEBOOKS / "04_auxiliary_classifier_selection.ipynb"
 TINY = {"n_images": 96, "image_size": 32, "epochs": 1, "folds": 2, "n_inspect": 20, "atlas_steps": 2,
         "atlas_size": 32, "interactive": False}
+RECORDED = [f.name for f in fields(LayerSeparability)]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +33,13 @@ def test_automatic_choice_and_ablation(automatic):
     assert len(cv["no_aux"]["folds"]) == len(cv["chosen"]["folds"]) == 2
     kinds = [row["kind"] for row in results["ablation"]]
     assert kinds[0] == "none" and kinds.count("single") == 2 and "chosen" in kinds and kinds.count("minus one") == 2
-    for figure in results["figures"]:
-        assert (folder / figure).stat().st_size > 3000, figure
+    assert results["figures"] == ["neuron_groups_by_layer.png", "separability.png", "ablation.png"]
+    assert_drawn(folder / "neuron_groups_by_layer.png", min_colours=200)  # rendered neuron groups, not a blank sheet
+    # the two charts are the numbers results.json records, drawn again here
+    scores = [LayerSeparability(**{key: s[key] for key in RECORDED}) for s in choice["scores"]]
+    assert_same_drawing(folder / "separability.png", separability_chart(scores, classes=("positive", "negative")),
+                        dpi=90)
+    assert_same_drawing(folder / "ablation.png", ablation_chart(results["ablation"]), dpi=90)
 
 
 def test_explicit_layers_without_inspection(tmp_path):

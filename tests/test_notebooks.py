@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from figure_content import assert_drawn
 
 from aelab import cli
 
@@ -26,7 +27,7 @@ def test_notebook_is_committed_clean(path):
 def test_preview_and_export_commands(tmp_path, capsys):
     output = tmp_path / "grid.png"
     assert cli.main(["preview", "--output", str(output), "--count", "4", "--size", "32"]) == 0
-    assert output.stat().st_size > 2000
+    assert_drawn(output, min_colours=50)  # four SynthAE images: many colours, no flat canvas
     assert cli.main(["export", str(tmp_path / "uae"), "--layout", "uae", "--n", "12", "--size", "32"]) == 0
     assert "uae" in capsys.readouterr().out
     from aelab.data import read_dataset
@@ -37,4 +38,5 @@ def test_preview_and_export_commands(tmp_path, capsys):
 def test_cli_reports_aelab_errors_in_one_line(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "x"), "--layout", "nonsense", "--n", "2"]) == 2
     error = capsys.readouterr().err
-    assert "unknown" in error and "nonsense" in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
+    assert "--layout" in error and "'nonsense'" in error and "synthae" in error  # parameter, value, what is expected

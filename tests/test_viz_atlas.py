@@ -113,9 +113,19 @@ def test_unreadable_part_is_rendered_again(tiny, tmp_path, monkeypatch):
     assert again.channels == list(range(16))
 
 
-def test_no_cache_dir_renders_without_files(tiny, tmp_path):
-    images = layer_atlas(tiny, LAYER, RenderSettings(steps=1, size=16), cache_dir=None, progress=False)
+def test_no_cache_dir_renders_without_files(tiny, tmp_path, monkeypatch):
+    working = tmp_path / "working"
+    working.mkdir()
+    monkeypatch.chdir(working)  # a file written relative to the working folder would land under tmp_path
+    before = sorted(tmp_path.rglob("*"))
+    settings = RenderSettings(steps=1, size=16)
+    images = layer_atlas(tiny, LAYER, settings, cache_dir=None, progress=False)
     assert images.shape == (16, 3, 16, 16)
+    assert sorted(tmp_path.rglob("*")) == before == [working]
+    # the same atlas as a cached build (stored 8-bit: within rounding)
+    cached = layer_atlas(tiny, LAYER, settings, cache_dir=tmp_path / "cache", progress=False)
+    assert (images - cached).abs().max() <= 0.5 / 255 + 1e-3
+    assert len(list((tmp_path / "cache").rglob("atlas.pt"))) == 1
 
 
 def fake_run(root, arch="cross_stitch"):

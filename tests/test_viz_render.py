@@ -1,4 +1,4 @@
-"""Probe, objectives, parameterisations, transforms and the batched, truncated renderer (METHODS.md §6)."""
+"""Probe, objectives, parameterisations, transforms and the batched, truncated renderer (docs/science.md §6)."""
 
 from __future__ import annotations
 
@@ -15,23 +15,17 @@ from aelab.viz.objectives import channel, direction, neuron
 from aelab.viz.parameterization import PARAMETERIZATIONS, FourierImage, PixelImage
 from aelab.viz.probe import input_normalization, layer_activations, truncated
 from aelab.viz.render import RenderSettings, lucid_defaults, paper_defaults, render, render_channels
+from aelab.viz.readability import clipped_share, roughness
 from aelab.viz.render_optim import StepRule
 from aelab.viz.robustness import RandomTransforms, TransformSpec, apply_transforms
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "offline")
 
 # the defaults, shortened for CPU tests: 24 steps of a larger learning rate than the default (which is chosen for
 # readable images over more steps); Lucid's transforms (pad 12, jitter 8 px) are meant for 128-224 px images and
 # swamp a 32 px one, so the fast tests leave them out (the GoogLeNet test and the transform tests keep them)
 SHORT_LR = 0.3
 FAST = RenderSettings(steps=24, size=32, transforms=False, lr=SHORT_LR)
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    def no_download(url, *args, **kwargs):
-        raise AssertionError(f"a download of {url} was attempted")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
 
 
 @pytest.fixture(scope="module")
@@ -416,6 +410,19 @@ def test_transforms_and_cosine_schedule_render(tiny):
     assert (channel_means(tiny, images, "stage3", channels) > 3 * start + 0.05).all()
     alone = render(tiny, channel("stage3", channels)[1], settings, indices=[1])
     assert torch.allclose(alone[0], images[1], atol=1e-3)
+
+
+def test_default_learning_rate_keeps_images_readable(tiny):
+    """The default step is chosen for readability: hardly any clipped pixel, and smoother images than a step of 0.3
+    (which climbs faster but clips a quarter to a half of the pixels), at an activation well above the start's."""
+    channels = [0, 5, 9]
+    settings = RenderSettings(steps=64, size=32, transforms=False)
+    readable = render(tiny, channel("stage3", channels), settings)
+    fast = render(tiny, channel("stage3", channels), replace(settings, lr=0.3))
+    assert (clipped_share(readable) < 0.05).all() and (clipped_share(fast) > 0.2).all()
+    assert (roughness(readable) < 0.6 * roughness(fast)).all()
+    start = channel_means(tiny, FourierImage([0, 1, 2], 32, seed=0)().detach(), "stage3", channels)
+    assert (channel_means(tiny, readable, "stage3", channels) > 2 * start + 0.05).all()
 
 
 def test_redirected_relu_wakes_a_dead_channel():

@@ -1,7 +1,7 @@
-"""Connectors between two same-shape branches at a stage boundary (METHODS.md §3), AENet's scalar fusion, and
-where the connectors go.
+"""Connectors between two same-shape branches at a stage boundary (docs/science.md §3), AENet's scalar fusion, where
+the connectors go, and :data:`CONNECTORS`, the registry the two-branch architectures are built from.
 
-DESIGN.md "Connector" contract: ``forward(xa, xe) -> (xa, xe)``, ``xa`` from the first task's branch ("A"),
+The connector contract: ``forward(xa, xe) -> (xa, xe)``, ``xa`` from the first task's branch ("A"),
 ``xe`` from the second's ("E"), both ``(B, C, H, W)``; the outputs enter each branch's next stage (after the last
 stage: the task heads). AENet's :class:`ScalarFusion` takes three streams. AFI lives in :mod:`aelab.models.afi`.
 
@@ -19,17 +19,27 @@ the Inception blocks ``3a``..``5b``; tiny: every stage). Each architecture names
 
 ``"shallow"`` / ``"deep"`` are the first ⌊m/2⌋ / the remaining of the m default positions (ResNet with AFI:
 ``layer1, layer2`` / ``layer3, layer4``, paper 000's placement ablation).
+
+A new connector is one :class:`ConnectorKind` in :data:`CONNECTORS`: its module, the options the architecture
+offers, its default placement and the model class; ``aelab.models.registry.MODELS`` then offers an architecture of
+the same name (``build_model("name", …)``).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
 
 from aelab.errors import ConfigError
+from aelab.models.afi import AFI
 from aelab.models.backbones import Backbone
+from aelab.models.twobranch import AFIModel, TwoBranchModel
 
 STEM = "stem"
 """Name of the stage before a backbone's first block (ResNet's conv1..maxpool, GoogLeNet's conv1..maxpool2)."""
@@ -102,7 +112,7 @@ class CrossStitch(nn.Module):
 
 
 class CrossBranch(nn.Module):
-    """Cross-branch connection layer (patent CN109978074A, claim 1; METHODS.md §3).
+    """Cross-branch connection layer (patent CN109978074A, claim 1; docs/science.md §3).
 
     The two branches' stage outputs are concatenated along channels (K → 2K) and fed to two separate 1×1
     convolutions (K filters, stride 1, padding 0, with bias), one per branch; each result enters that
@@ -126,7 +136,7 @@ class CrossBranch(nn.Module):
 
 
 class NDDR(CrossBranch):
-    """NDDR layer (Gao, Ma, Zhao, Liu, Yuille, CVPR 2019, eq. 1–2; paper 000's baseline; METHODS.md §3).
+    """NDDR layer (Gao, Ma, Zhao, Liu, Yuille, CVPR 2019, eq. 1–2; paper 000's baseline; docs/science.md §3).
 
     As :class:`CrossBranch`, then BatchNorm and ReLU after each 1×1 conv. Each conv's weight starts as
     ``[α·I, β·I]`` over ``[x_own, x_other]`` (α = 0.9, β = 0.1) and its bias at 0, so before BN it outputs
@@ -149,7 +159,7 @@ class NDDR(CrossBranch):
 
 
 class ScalarFusion(nn.Module):
-    """AENet's fusion layer (Yu, Cui, Geng, Ma, Yin, ICIP 2019, §2; METHODS.md §3)::
+    """AENet's fusion layer (Yu, Cui, Geng, Ma, Yin, ICIP 2019, §2; docs/science.md §3)::
 
         f̃a = αp·fa + αs·fs,   f̃e = βp·fe + βs·fs,   fs unchanged
 
@@ -172,3 +182,45 @@ class ScalarFusion(nn.Module):
 
     def forward(self, fa: torch.Tensor, fe: torch.Tensor, fs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.fuse_a(fa, fs), self.fuse_e(fe, fs)
+
+
+@dataclass(frozen=True)
+class ConnectorKind:
+    """One kind of connector between two branches, as an architecture uses it.
+
+    ``module``: called ``module(channels, **options)`` per connector position; ``options``: the keyword
+    parameters of ``module`` the architecture offers (their defaults are the module's); ``placement``: what
+    ``stages="all"`` means (a key of :data:`PLACEMENTS`); ``model``: the two-branch model class; ``task_names``:
+    the keyword of ``module`` that receives the two task names, if it takes them.
+    """
+
+    module: Callable[..., nn.Module]
+    options: tuple[str, ...] = ()
+    placement: str = "every_block"
+    model: type[TwoBranchModel] = TwoBranchModel
+    task_names: str | None = None
+
+    def defaults(self) -> dict[str, Any]:
+        """``{option: default}`` of the offered options, read from ``module``'s signature."""
+        parameters = inspect.signature(self.module).parameters
+        return {name: parameters[name].default for name in self.options}
+
+    def factory(self, task_names: Sequence[str], **options: Any) -> Callable[[int], nn.Module]:
+        """``channels -> connector`` with ``options`` (and the task names where the module takes them)."""
+        named = {self.task_names: tuple(task_names)} if self.task_names else {}
+        return partial(self.module, **options, **named)
+
+
+CONNECTORS: dict[str, ConnectorKind] = {
+    # Misra et al. 2016; paper 000's CSNet baseline
+    "cross_stitch": ConnectorKind(CrossStitch, options=("per_channel",)),
+    # patent CN109978074A: n blocks, n−1 connection layers, each feeding the next block (VGG16: conv1..conv4)
+    "cross_branch": ConnectorKind(CrossBranch, placement="between_blocks"),
+    # Gao et al. 2019; paper 000's baseline
+    "nddr": ConnectorKind(NDDR),
+    # paper 000 (Shen et al. 2022), gradient recalibration (eqs. 7–8) optional
+    "afi": ConnectorKind(AFI, options=("reduction", "pooling", "separate_directions", "recalibration", "temperature",
+                                       "learn_temperature"), model=AFIModel, task_names="branch_names"),
+}
+"""Connector name → how the two-branch architecture of that name joins its branches."""
+

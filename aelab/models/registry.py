@@ -1,7 +1,9 @@
-"""``build_model``: the registry of multi-task architectures (METHODS.md §3; DESIGN.md "Registries").
+"""``build_model``: the registry of multi-task architectures (docs/science.md §3).
 
 ``MODELS`` maps an architecture name to a builder ``(backbone, tasks, weights, **options) -> MultiTaskModel``;
-a new architecture is one new entry. Options common to all: ``dropout`` (before each head's linear layer),
+a new architecture is one new entry. The two-branch architectures (``cross_stitch``, ``cross_branch``, ``nddr``,
+``afi``) come from :data:`~aelab.models.connectors.CONNECTORS`, one each: a new connector there is a new
+architecture here. Options common to all: ``dropout`` (before each head's linear layer),
 ``backbone_options`` (passed to :func:`~aelab.models.backbones.build_backbone`), and, except for AENet,
 ``vgg_fc`` (VGG16 only: keep fc6/fc7 before each task's linear layer, as the patent does). Two-branch models
 and AENet take ``stages``, which stage outputs get a connector (:func:`~aelab.models.connectors.resolve_boundaries`):
@@ -20,20 +22,17 @@ import os
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from torch import nn
-
 from aelab.errors import UnknownNameError
 from aelab.io import jsonable
 from aelab.models.aenet import SHARED, AENet
 from aelab.models.auxiliary import AUX_DROPOUT, AuxiliaryClassifiers, aux_sites, probe_channels
-from aelab.models.afi import AFI
 from aelab.models.backbones import BACKBONES, Backbone, build_backbone
-from aelab.models.connectors import NDDR, CrossBranch, CrossStitch, resolve_boundaries
+from aelab.models.connectors import CONNECTORS, resolve_boundaries
 from aelab.models.heads import VGG_FC_FEATURES, Head
 from aelab.models.initialisation import Init, initialise
 from aelab.models.mcn import MCN, vocabulary_from
 from aelab.models.multitask import MultiTaskModel, ShareSplit, SingleTaskModels
-from aelab.models.twobranch import AFIModel, TwoBranchModel
+from aelab.models.twobranch import TwoBranchModel
 from aelab.tasks import TASKS, Task, get_task
 
 Weights = str | os.PathLike | dict | None
@@ -96,54 +95,38 @@ def build_share_split(backbone: str, tasks: Sequence[Task], weights: Weights, *,
     return ShareSplit(tasks, trunk, heads)
 
 
-def _build_two_branch(arch: str, connector: Callable[[int], nn.Module], backbone: str, tasks: Sequence[Task],
-                      weights: Weights, stages, dropout: float, vgg_fc: bool, backbone_options: dict | None,
-                      model_class: type[TwoBranchModel] = TwoBranchModel,
-                      placement: str = "every_block") -> TwoBranchModel:
-    """Two branches with a ``connector(channels)`` after each stage ``stages`` names; ``placement`` (a key of
-    :data:`~aelab.models.connectors.PLACEMENTS`) is what ``stages="all"`` means for this architecture."""
-    _two_tasks(arch, tasks)
+def build_two_branch(connector: str, backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all",
+                     dropout: float = 0.0, vgg_fc: bool = False, backbone_options: dict | None = None,
+                     **options) -> TwoBranchModel:
+    """Two branches, one per task, joined by the :data:`~aelab.models.connectors.CONNECTORS` entry ``connector``
+    after each stage ``stages`` names (``"all"``: the connector's default placement); ``options``: the
+    connector's own (its ``ConnectorKind.options``)."""
+    kind = CONNECTORS[connector]
+    _two_tasks(connector, tasks)
     nets = {t.name: _backbone(backbone, _weights_for(weights, t.name), backbone_options, vgg_fc) for t in tasks}
     first = nets[tasks[0].name]
-    connectors = {i: connector(first.channels[i - 1]) for i in resolve_boundaries(stages, first, placement)}
+    make = kind.factory([t.name for t in tasks], **options)
+    connectors = {i: make(first.channels[i - 1]) for i in resolve_boundaries(stages, first, kind.placement)}
     heads = {t.name: _head(t, nets[t.name], dropout, vgg_fc) for t in tasks}
-    return model_class(arch, tasks, nets, connectors, heads)
+    return kind.model(connector, tasks, nets, connectors, heads)
 
 
-def build_cross_stitch(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all",
-                       per_channel: bool = True, dropout: float = 0.0, vgg_fc: bool = False,
-                       backbone_options: dict | None = None) -> TwoBranchModel:
-    """Cross-stitch network (Misra et al. 2016): :class:`~aelab.models.connectors.CrossStitch` units."""
-    return _build_two_branch("cross_stitch", partial(CrossStitch, per_channel=per_channel), backbone, tasks,
-                             weights, stages, dropout, vgg_fc, backbone_options)
+def two_branch_builder(connector: str) -> Callable[..., TwoBranchModel]:
+    """The :data:`MODELS` builder of the architecture named after ``connector``: :func:`build_two_branch` with
+    the connector's options as keyword parameters (so :func:`build_model` knows and records them)."""
+    kind = CONNECTORS[connector]
 
+    def build(backbone: str, tasks: Sequence[Task], weights: Weights, **options) -> TwoBranchModel:
+        return build_two_branch(connector, backbone, tasks, weights, **options)
 
-def build_cross_branch(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all",
-                       dropout: float = 0.0, vgg_fc: bool = False,
-                       backbone_options: dict | None = None) -> TwoBranchModel:
-    """Patent CN109978074A: :class:`~aelab.models.connectors.CrossBranch` connection layers, by default between
-    consecutive blocks (n blocks, n−1 layers, each feeding the next block; VGG16: after ``conv1``..``conv4``)."""
-    return _build_two_branch("cross_branch", CrossBranch, backbone, tasks, weights, stages, dropout, vgg_fc,
-                             backbone_options, placement="between_blocks")
-
-
-def build_nddr(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", dropout: float = 0.0,
-               vgg_fc: bool = False, backbone_options: dict | None = None) -> TwoBranchModel:
-    """NDDR-CNN (Gao et al. 2019): :class:`~aelab.models.connectors.NDDR` layers."""
-    return _build_two_branch("nddr", NDDR, backbone, tasks, weights, stages, dropout, vgg_fc, backbone_options)
-
-
-def build_afi(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", reduction: int = 16,
-              pooling: str = "both", separate_directions: bool = False, recalibration: bool = False,
-              temperature: float = 1.0, learn_temperature: bool = False, dropout: float = 0.0,
-              vgg_fc: bool = False, backbone_options: dict | None = None) -> AFIModel:
-    """Paper 000: :class:`~aelab.models.afi.AFI` connectors, gradient recalibration optional (eqs. 7–8)."""
-    names = tuple(t.name for t in tasks)
-    make = partial(AFI, reduction=reduction, pooling=pooling, separate_directions=separate_directions,
-                   recalibration=recalibration, temperature=temperature, learn_temperature=learn_temperature,
-                   branch_names=names)
-    return _build_two_branch("afi", make, backbone, tasks, weights, stages, dropout, vgg_fc, backbone_options,
-                             model_class=AFIModel)
+    common = inspect.signature(build_two_branch).parameters
+    own = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+           for name, default in kind.defaults().items()]
+    build.__signature__ = inspect.Signature([common[n] for n in ("backbone", "tasks", "weights", "stages")] + own
+                                            + [common[n] for n in ("dropout", "vgg_fc", "backbone_options")])
+    build.__name__ = build.__qualname__ = f"build_{connector}"
+    build.__doc__ = f"Two branches joined by {kind.module.__name__} connectors (see :func:`build_two_branch`)."
+    return build
 
 
 def build_aenet(backbone: str, tasks: Sequence[Task], weights: Weights, *, stages="all", fusion: bool = True,
@@ -204,10 +187,7 @@ def build_mcn(backbone: str, tasks: Sequence[Task], weights: Weights, *, vocabul
 MODELS: dict[str, Callable[..., MultiTaskModel]] = {
     "single": build_single,
     "share_split": build_share_split,
-    "cross_stitch": build_cross_stitch,
-    "cross_branch": build_cross_branch,
-    "nddr": build_nddr,
-    "afi": build_afi,
+    **{name: two_branch_builder(name) for name in CONNECTORS},  # cross_stitch, cross_branch, nddr, afi …
     "aenet": build_aenet,
     "aenet_fl": build_aenet_fl,
     "aux": build_aux,
@@ -241,7 +221,8 @@ def build_model(arch: str, backbone: str = "tiny", tasks: Sequence[str | Task | 
     dict path, or a dict ``{branch/stream name: spec}``. ``init``: ``{branch/stream name: run folder or state-dict
     file}``, loaded strictly over those backbones after ``weights`` (:mod:`aelab.models.initialisation`; paper 000's
     initialisation from single-task networks). ``options``: the builder's keyword options (see each
-    ``build_<arch>``); an unknown one raises :class:`~aelab.errors.UnknownNameError` listing the known ones.
+    ``build_<arch>``; two-branch models: their connector's ``options`` in ``CONNECTORS``); an unknown one
+    raises :class:`~aelab.errors.UnknownNameError` listing the known ones.
     The model's ``build_options`` holds every argument, defaults included: ``build_model(**m.build_options)``.
     """
     if arch not in MODELS:

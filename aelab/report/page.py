@@ -1,5 +1,5 @@
 """The demo's HTML report: each executed notebook converted with nbconvert, and a front page (``report.html``)
-linking them, with each notebook's key figures and results tables."""
+linking them, with each notebook's key figures and results tables (page frame: :mod:`aelab.pages`)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aelab.notebook import html_table
+from aelab.pages import html_document
 from aelab.report.demo import StepOutcome
 from aelab.sweep.flatten import flatten, select_metrics
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-h1 { margin-bottom: 0.2em; } .meta { color: #666; }
-section { border-top: 1px solid #ddd; padding-top: 0.5em; margin-top: 1.5em; }
-.figures { display: flex; flex-wrap: wrap; gap: 12px; } .figures img { max-width: 520px; max-height: 360px; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
-td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; } th { background: #f3f3f3; }
-.failed { color: #a00; } pre { background: #f8f8f8; padding: 0.5em; overflow-x: auto; }
-"""
-
 
 def notebook_to_html(executed: Path) -> Path:
     """Convert an executed notebook to a standalone HTML file beside it (figures embedded) and return its path."""
@@ -78,11 +68,9 @@ def write_report(folder: Path, outcomes: Sequence[StepOutcome], title: str = "ae
     contents = "".join(f'<li><a href="#{html.escape(o.step.stem)}">{html.escape(o.step.notebook)}</a> — '
                        f"{html.escape(o.step.title)}</li>" for o in outcomes)
     banner = f'<pre class="failed">{html.escape(failure)}</pre>' if failure else ""
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f'<p class="meta">{len(outcomes)} notebooks run headless with papermill in {total:.0f} s; '
-            f"each links to its executed copy.</p>{banner}<ol>{contents}</ol>"
-            + "\n".join(_section(o, folder) for o in outcomes) + "</body></html>")
+    page = html_document(title, f'<p class="meta">{len(outcomes)} notebooks run headless with papermill in '
+                                f"{total:.0f} s; each links to its executed copy.</p>{banner}<ol>{contents}</ol>"
+                                + "\n".join(_section(o, folder) for o in outcomes))
     path = folder / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

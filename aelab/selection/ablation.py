@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from aelab.reference import PAPER_004_ABLATION
+from aelab.reference import PAPER_004_ABLATION, paper_numbers
 from aelab.selection.choice import short_name
 from aelab.selection.crossval import FoldCallback, FoldScores, cross_validate, layers_label
 from aelab.train.config import TrainConfig
@@ -50,10 +50,9 @@ def ablation_settings(chosen: Sequence[str], singles: Sequence[str] = ()) -> lis
 
 
 def paper_accuracy(layers: Sequence[str]) -> float | None:
-    """Paper 004's accuracy (%) for the same set of GoogLeNet blocks, when the paper has that row."""
-    key = tuple(sorted(short_name(layer) for layer in layers))
-    matches = [value for blocks, value in PAPER_004_ABLATION.items() if tuple(sorted(blocks)) == key]
-    return matches[0] if matches else None
+    """Paper 004's accuracy (%) for the same set of GoogLeNet blocks (its Table 5), when the paper has that row
+    (the table's keys are sorted block names)."""
+    return paper_numbers(PAPER_004_ABLATION, sorted(short_name(layer) for layer in layers)).get("value")
 
 
 def run_ablation(config: TrainConfig, chosen: Sequence[str], singles: Sequence[str] = (), *, folds: int = 5,

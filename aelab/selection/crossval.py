@@ -100,10 +100,10 @@ def paired_difference(better: FoldScores, baseline: FoldScores, metric: str = "a
             "folds": len(differences), "metric": metric}
 
 
-def comparison_rows(baseline: FoldScores, chosen: FoldScores,
-                    metrics: Sequence[str] = ("accuracy", "precision", "recall", "f1")) -> list[dict]:
-    """Two rows (no auxiliary heads, the chosen layers) of mean ± std per metric, and a third with the
-    fold-paired accuracy gain."""
+def chosen_against_baseline(baseline: FoldScores, chosen: FoldScores,
+                            metrics: Sequence[str] = ("accuracy", "precision", "recall", "f1")) -> list[dict]:
+    """Two cross-validated settings side by side: rows for no auxiliary heads and for the chosen layers (mean ± std
+    per metric over the folds), and a third with the fold-paired accuracy gain."""
     rows = []
     for name, scores in (("no auxiliary heads", baseline), (f"auxiliary heads at {chosen.label}", chosen)):
         summary = scores.summary(metrics)

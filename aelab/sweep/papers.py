@@ -8,27 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-def _key_text(value: Any) -> str:
-    """Tuples/lists as ``a,b``, the empty tuple as ``none``: how axis values and the paper's keys are matched."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value)) if value else "none"
-    return str(value)
+from aelab.reference import key_text, paper_numbers
 
 
 def paper_row(reference: Mapping[str, Any], axes: Mapping[str, Any]) -> dict[str, float]:
     """The paper's numbers for the row with axis values ``axes``, keyed by metric; {} when the paper has no row."""
-    from aelab import reference as papers
-
-    table = {_key_text(k): v for k, v in getattr(papers, reference["table"]).items()}
-    texts = {name: _key_text(value) for name, value in axes.items()}
+    texts = {name: key_text(value) for name, value in axes.items()}
     for template in reference["key"]:
         try:
             key = template.format(**texts)
         except KeyError:
             continue
-        if key in table:
-            entry = table[key]
-            entry = entry if isinstance(entry, Mapping) else {"value": entry}
+        entry = paper_numbers(reference["table"], key)
+        if entry:
             return {metric: entry[column] for metric, column in reference["columns"].items() if column in entry}
     return {}

@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from aelab.notebook import markdown_table
+from aelab.notebook import html_table, markdown_table
+from aelab.pages import html_document
 from aelab.sweep.collect import Collected, display_rows, table_rows, write_csv
 from aelab.sweep.plots import metric_plots
 
@@ -33,17 +34,15 @@ def markdown(collected: Collected) -> str:
 
 def html_page(collected: Collected, plots: list[Path], folder: Path) -> str:
     """The table, the failures and the plots as one HTML page."""
-    from aelab.report.page import STYLE, html_table
-
     grid = collected.grid
-    title = html.escape(grid.description or grid.source.stem)
     failures = "".join(f"<li>{html.escape(line)}</li>" for line in failure_lines(collected))
     images = "".join(f'<img src="{p.relative_to(folder).as_posix()}" alt="{html.escape(p.stem)}">' for p in plots)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style>"
-            f"</head><body><h1>{title}</h1><p class='meta'>notebook {html.escape(grid.notebook.name)}, "
-            f"{len(collected.points)} points, mean ± std over seeds</p>{html_table(display_rows(collected))}"
-            + (f"<h2 class='failed'>Points not ok</h2><ul class='failed'>{failures}</ul>" if failures else "")
-            + f"<div class='figures'>{images}</div></body></html>")
+    return html_document(grid.description or grid.source.stem,
+                         f"<p class='meta'>notebook {html.escape(grid.notebook.name)}, {len(collected.points)} "
+                         f"points, mean ± std over seeds</p>{html_table(display_rows(collected))}"
+                         + (f"<h2 class='failed'>Points not ok</h2><ul class='failed'>{failures}</ul>"
+                            if failures else "")
+                         + f"<div class='figures'>{images}</div>")
 
 
 def write_outputs(collected: Collected, folder: Path | None = None) -> dict[str, Path]:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aelab.reference import paper_numbers
+
 
 def run_results(run: Any) -> dict[str, Any]:
     """``results.json`` of a run (a :class:`~aelab.train.trainer.Run` or its folder)."""
@@ -16,11 +18,11 @@ def run_results(run: Any) -> dict[str, Any]:
     return json.loads((Path(getattr(run, "folder", run)) / "results.json").read_text())
 
 
-def comparison_rows(runs: Sequence[Any], key: str = "arch", split: str = "test",
-                    reference: dict[str, dict[str, float]] | None = None,
-                    metrics: Sequence[str] = ("accuracy", "f1")) -> list[dict[str, Any]]:
-    """One row per run: ``key`` (arch, balancing …), each task's metrics in % and, when ``reference`` names the
-    same ``key`` value, the paper's numbers in ``paper …`` columns."""
+def runs_against_paper(runs: Sequence[Any], key: str = "arch", split: str = "test",
+                       reference: dict[str, dict[str, float]] | None = None,
+                       metrics: Sequence[str] = ("accuracy", "f1")) -> list[dict[str, Any]]:
+    """One row per run: ``key`` (arch, balancing …), each task's metrics in % and, when ``reference`` (a table of
+    :mod:`aelab.reference`) has a row for the same ``key`` value, the paper's numbers in ``paper …`` columns."""
     rows = []
     for run in runs:
         results = run_results(run)
@@ -30,7 +32,7 @@ def comparison_rows(runs: Sequence[Any], key: str = "arch", split: str = "test",
                 name = "f1_macro" if metric == "f1" and "f1_macro" in values else metric
                 if name in values:
                     row[f"{task} {metric}"] = 100 * values[name]
-        for name, value in (reference or {}).get(str(row[key]), {}).items():
+        for name, value in (paper_numbers(reference, row[key]) if reference else {}).items():
             row[f"paper {name.replace('_', ' ')}"] = value
         rows.append(row)
     return rows

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aelab.errors import UnknownNameError
+from aelab.reference import paper_numbers
 from aelab.train.compare import run_results
 from aelab.train.config import TrainConfig
 
@@ -79,7 +80,7 @@ def variant_rows(runs: Mapping[str, Any], reference: Mapping[str, Mapping[str, f
         metrics = results[split]["metrics"]
         row: dict[str, Any] = {"variant": variant, "arch": results.get("arch"), **_score_metrics(metrics)}
         row["style mAP"] = _style_map(metrics)
-        paper = (reference or {}).get(variant, {})
+        paper = paper_numbers(reference, variant) if reference else {}
         row["paper ACC %"], row["paper SRCC"] = paper.get("accuracy"), paper.get("srcc")
         rows.append(row)
     return rows

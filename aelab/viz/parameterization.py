@@ -1,4 +1,4 @@
-"""Image parameterisations for activation maximisation (METHODS.md §6).
+"""Image parameterisations for activation maximisation (docs/science.md §6).
 
 Both are ``nn.Module`` s holding the parameters of N images (one row each) and producing RGB images
 (N, 3, H, W) in [0, 1]:

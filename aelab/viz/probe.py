@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from aelab.data.transforms import InputNormalization, MeanImageNormalization
+from aelab.data.normalization import IMAGENET_NORMALIZATION, InputNormalization, MeanImageNormalization, Normalization
+from aelab.data.normalization import denormalize_input, normalize_input  # noqa: F401  (imported from here too)
 from aelab.errors import UnknownNameError
-from aelab.models.backbones import IMAGENET_NORMALIZATION, Backbone, Normalization
+from aelab.models.backbones import Backbone
 
 
 def model_normalization(model: nn.Module) -> InputNormalization:
@@ -47,30 +47,6 @@ def input_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[floa
     if isinstance(norm, MeanImageNormalization):
         return tuple(float(v) for v in norm.image.mean(dim=(1, 2))), (1.0, 1.0, 1.0)
     return tuple(norm.mean), tuple(norm.std)
-
-
-def _mean_std(norm: InputNormalization, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std broadcastable to ``like`` (…, 3, H, W), on its device and dtype."""
-    if isinstance(norm, MeanImageNormalization):
-        mean = norm.image.to(like.device, like.dtype)[None]
-        if mean.shape[-2:] != like.shape[-2:]:
-            mean = F.interpolate(mean, size=tuple(like.shape[-2:]), mode="bilinear", align_corners=False,
-                                 antialias=True)
-        return mean[0], torch.ones(3, 1, 1, device=like.device, dtype=like.dtype)
-    mean, std = (torch.tensor(v, device=like.device, dtype=like.dtype).view(3, 1, 1) for v in (norm.mean, norm.std))
-    return mean, std
-
-
-def normalize_input(images: torch.Tensor, norm: InputNormalization) -> torch.Tensor:
-    """RGB images (…, 3, H, W) in [0, 1] → a model's input under ``norm`` (a mean image is resized to H×W)."""
-    mean, std = _mean_std(norm, images)
-    return (images - mean) / std
-
-
-def denormalize_input(inputs: torch.Tensor, norm: InputNormalization) -> torch.Tensor:
-    """The inverse of :func:`normalize_input` (not clamped)."""
-    mean, std = _mean_std(norm, inputs)
-    return inputs * std + mean
 
 
 def normalization_key(norm: InputNormalization) -> list | dict:

@@ -1,4 +1,4 @@
-"""Activation maximisation, many objectives per batch, the model run only up to the probed layer (METHODS.md §6;
+"""Activation maximisation, many objectives per batch, the model run only up to the probed layer (docs/science.md §6;
 paper 004 eqs. 1–2; Olah et al. 2017 *Feature Visualization*).
 
 ``render(model, objective, settings)`` optimises one image per image of ``objective`` (one per channel for

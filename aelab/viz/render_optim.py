@@ -1,4 +1,4 @@
-"""The step rule of activation maximisation, on ``torch.optim`` (METHODS.md §6).
+"""The step rule of activation maximisation, on ``torch.optim`` (docs/science.md §6).
 
 Every image of a batch is a row of one parameter tensor and its loss is its own score, so an element-wise optimiser
 (Adam, SGD) moves each image exactly as if it were optimised alone: batching never changes a result.

@@ -1,9 +1,14 @@
-"""How to render an activation-maximisation image (METHODS.md §6): :class:`RenderSettings` and the two reference
+"""How to render an activation-maximisation image (docs/science.md §6): :class:`RenderSettings` and the two reference
 procedures, Lucid's (:func:`lucid_defaults`) and paper 004's (:func:`paper_defaults`).
 
 The defaults are chosen for readable images, not for activation alone (``benchmarks/visualisation.py
 --against-lucent``): at the activation Lucent reaches in 512 steps, the images must be no rougher (mean absolute
 Laplacian, :mod:`aelab.viz.readability`) than 1.1× Lucent's, no more clipped, and get there at least 5× sooner.
+Adam at Lucid's lr 0.05 with Fourier, decorrelation and the standard transforms does (GoogLeNet 4a, random weights,
+128 px, channels 0 and 511, 1 thread): Lucent's mean activation 3.66 at roughness 0.31 and clipped share 0.024;
+here after 28 steps at roughness 0.11 and clipped share 0, about 50× sooner, and 7.6 after the default 128 steps
+(roughness 0.19, clipped 0.001). The previous lr 0.3 climbed faster but its images were rough (0.49 after 192 steps
+on another random initialisation) and mostly clipped (69 %).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ LUCID_LR = 0.05
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """How to render (METHODS.md §6). Every field but ``batch_size`` is part of an atlas's cache key.
+    """How to render (docs/science.md §6). Every field but ``batch_size`` is part of an atlas's cache key.
 
     steps, size: optimisation steps and image side (px).
     parameterization: a name of :data:`aelab.viz.parameterization.PARAMETERIZATIONS` — ``"fourier"`` (Lucid's

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 
 from aelab.notebook import html_table, write_json_atomic
 from aelab.selection.choice import LayerChoice, short_name
-from aelab.selection.crossval import FoldScores, comparison_rows, cross_validate
+from aelab.selection.crossval import FoldScores, chosen_against_baseline, cross_validate
 from aelab.selection.evidence import LayerEvidence, SelectionEvidence
 from aelab.selection.figures import layer_strip, score_text
 from aelab.train.config import TrainConfig
@@ -110,7 +110,7 @@ class SelectionPanel:
         finally:
             self.train_button.disabled = False
         self.progress.value, self.progress.bar_style = self.progress.max, "success"
-        rows = comparison_rows(self._baseline, chosen)
+        rows = chosen_against_baseline(self._baseline, chosen)
         self.comparison.value = html_table(rows, css_class="aelab-comparison")
         self.status.value = html.escape(f"done: {self.folds}-fold cross-validation, auxiliary weight "
                                         f"{choice.aux_weight:.2f}")
