@@ -76,11 +76,14 @@ class Paired:
                 "too close to the target to conclude"
         return ""
 
-    def line(self, max_spread: float, **target: float) -> str:
+    def line(self, max_spread: float, at_most: float | None = None, at_least: float | None = None) -> str:
+        """``median  (quartiles, spread, rounds)``, then the target and what the run can say about it."""
         q1, q3 = self.quartiles
-        verdict = self.verdict(max_spread, **target)
+        target = f"; target <= {at_most}" if at_most is not None else \
+            f"; target >= {at_least}" if at_least is not None else ""
+        verdict = self.verdict(max_spread, at_most, at_least)
         return (f"{self.median:.3f}x  (quartiles {q1:.3f}–{q3:.3f}, spread {self.spread:.1%}, {len(self.ratios)} "
-                f"rounds)" + (f"  {verdict}" if verdict else ""))
+                f"rounds){target}" + (f": {verdict}" if verdict else ""))
 
 
 def interleaved(a: Callable[[], float], b: Callable[[], float], rounds: int) -> Paired:
@@ -211,8 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # seconds per image: bare / trainer = trainer's images/s over the bare loop's
     paired = interleaved(lambda: trainer_seconds_per_image(config), lambda: bare_loop_seconds_per_image(config),
                          args.rounds)
-    print(f"\n1. trainer images/s relative to a bare loop: {paired.line(args.max_spread, at_least=0.95)} "
-          "(target >= 0.95)", flush=True)
+    print(f"\n1. trainer images/s relative to a bare loop: {paired.line(args.max_spread, at_least=0.95)}", flush=True)
 
     images, targets = fixed_batch(args.size, args.batch)
     reference = Stepper("single", args.backbone, images, targets)
@@ -225,16 +227,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         paired = interleaved(lambda: reference.seconds(args.steps), lambda: candidate.seconds(args.steps),
                              args.rounds)
         target = {"at_most": 1.15} if arch in ("cross_stitch", "nddr", "afi") else {}
-        print(f"   {arch:<13} {paired.line(args.max_spread, **target)}"
-              + (" (target <= 1.15)" if target else ""), flush=True)
+        print(f"   {arch:<13} {paired.line(args.max_spread, **target)}", flush=True)
 
     fixed = Stepper("afi", args.backbone, images, targets, "fixed")
     recalibrated = Stepper("afi", args.backbone, images, targets, "recalibration")
     fixed.seconds(3)
     recalibrated.seconds(3)
     paired = interleaved(lambda: fixed.seconds(args.steps), lambda: recalibrated.seconds(args.steps), args.rounds)
-    print(f"\n3. AFI with recalibration relative to fixed weights: {paired.line(args.max_spread, at_most=1.10)} "
-          "(target <= 1.10)", flush=True)
+    print(f"\n3. AFI with recalibration relative to fixed weights: {paired.line(args.max_spread, at_most=1.10)}",
+          flush=True)
 
 
 if __name__ == "__main__":

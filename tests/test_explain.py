@@ -177,10 +177,11 @@ def test_unknown_layer_or_task_is_named_before_anything_is_written(run, photos, 
     output = tmp_path / "out"
     for kwargs, message in [({"layer": "emotion.stage9"}, "layer: got 'emotion.stage9', expected a probe layer"),
                             ({"task": "beauty"}, "task: got 'beauty', expected one of: aesthetic, emotion"),
-                            ({"size": 8}, "size: got 8, expected an integer >= 32")]:
+                            ({"size": 8}, "size: got 8, expected an integer >= 32"),
+                            ({"photos": [tmp_path]}, "photos: got '.*', expected image files or folders")]:
         with pytest.raises(ConfigError, match=message):
-            explain(run, photos["portrait"], output=output, settings=QUICK, **kwargs)
-    assert not list(output.glob("*"))
+            explain(run, kwargs.pop("photos", photos["portrait"]), output=output, settings=QUICK, **kwargs)
+    assert not output.exists()
 
 
 def test_explain_command_writes_files_and_says_each_problem_in_one_line(run, photos, tmp_path, capsys):

@@ -61,7 +61,13 @@ def test_evidence_per_layer(evidence, base_run):
     assert evidence.label == "sentiment" and evidence.classes == ("negative", "positive")
     for item in evidence.layers:
         assert item.positive.shape == item.negative.shape == (2, 3, 32, 32)
-        assert 0.0 <= item.separability.score <= 1.0 and len(item.separability.control_scores) == 2
+        assert item.separability.layer == item.layer and len(item.separability.control_scores) == 2
+        assert item.separability.n_a + item.separability.n_b == 24
+    # SynthAE plants each emotion's colour: the early layers of even a barely trained network tell positive from
+    # negative images apart, far above what the same classifier reaches with shuffled labels
+    best = max(evidence.scores, key=lambda s: s.margin)
+    assert best.layer in ("shared.stage1", "shared.stage2") and best.score > 0.7
+    assert best.score > max(best.control_scores) + 0.1, [s.to_dict() for s in evidence.scores]
     assert evidence.positive_pixels.shape == (2, 3, 32, 32)
     assert len(list((base_run / "atlas").iterdir())) == 4  # one cached atlas per layer, in the run folder
     figure = evidence_figure(evidence)
@@ -103,3 +109,18 @@ def test_panel_ticks_trains_and_shows_the_comparison(evidence, config, base_run)
     assert panel.progress.max == 2 and panel.results["baseline"] == saved["baseline"]
     assert panel.results["choice"]["layers"] == ["shared.stage2"]
 
+
+
+def test_layer_choice_comes_back_from_its_record():
+    from aelab.errors import ConfigError
+    from aelab.selection import LayerChoice
+
+    choice = LayerChoice(["shared.stage2", "shared.stage4"], "person", [{"layer": "shared.stage2", "score": 0.8}],
+                         None, 0.3)
+    record = json.loads(json.dumps(choice.to_dict()))  # as results.json and the panel keep it
+    assert record["short_layers"] == ["stage2", "stage4"]
+    assert LayerChoice.from_dict(record) == choice
+    with pytest.raises(ConfigError, match="panel's choice key 'layer': got"):
+        LayerChoice.from_dict({**record, "layer": "stage2"}, "the panel's choice")
+    with pytest.raises(ConfigError, match="at least the keys layers and chosen_by"):
+        LayerChoice.from_dict({"layers": ["shared.stage2"]})

@@ -1,4 +1,4 @@
-"""Paper 004's ablation table, generated: which auxiliary heads carry the gain (METHODS §3, paper 004 Table 5).
+"""Paper 004's ablation table, generated: which auxiliary heads carry the gain (docs/science.md §3, paper 004 Table 5).
 
 Settings: no auxiliary heads; each single candidate layer outside the chosen set (the paper's 3a, 3b, 4c, 4e);
 the chosen set; the chosen set minus each layer; minus each pair. Every setting is cross-validated on the same

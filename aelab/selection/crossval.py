@@ -1,4 +1,4 @@
-"""k-fold cross-validation of an auxiliary-classifier configuration (paper 004: stratified 5-fold; METHODS §1).
+"""k-fold cross-validation of an auxiliary-classifier configuration (paper 004: stratified 5-fold; docs/science.md §1).
 
 Each fold trains the same configuration from the same initialisation on the other folds and tests on its own
 (:class:`~aelab.train.TrainConfig` ``folds`` / ``fold``); the task's test metrics (accuracy, precision, recall,

@@ -1,5 +1,5 @@
 """Paper 002's comparison on one data set: MCN-MTL, its ablations and an image-only baseline, trained with the
-same settings, in one table next to the paper's Table 2 (METHODS §5).
+same settings, in one table next to the paper's Table 2 (docs/science.md §5).
 
 =============  =============  ==========================================================================
 variant        architecture   what changes

@@ -16,6 +16,11 @@ has no branch per task) whose activation map is at least :data:`MIN_GRID_SIDE` p
 the maps have places to point at (at 64 px on the tiny backbone: the 4th stage or its connector). ``layer``
 names one layer for all tasks or ``{task: layer}``.
 
+Numbers (the JSON file): the photo's and the network input's size, what the run was trained on, each task's
+predicted class and probabilities (or score), each Grad-CAM map's layer, class, centre of mass and share of mass
+in the cells of the rule-of-thirds 3×3 grid, and per layer the spatial grid's cells and the neuron groups (NMF
+relative error, each group's share of the loading, centre and strongest channels).
+
 Honesty about the domain: a run trained on SynthAE says what SynthAE's planted factors would be, not what the
 photo's aesthetics or emotion are; explaining photographs with one warns once per call
 (:func:`aelab.prediction.warn_about_domain`) and the figure and JSON say so.
@@ -38,7 +43,7 @@ from aelab.errors import AelabError, ConfigError
 from aelab.io import write_atomic, write_json_atomic
 from aelab.load import LoadedRun, load_run
 from aelab.models.inputs import call_model
-from aelab.prediction import (CHECKPOINTS, SYNTHETIC_DOMAINS, _row, image_files, training_domain,
+from aelab.prediction import (CHECKPOINTS, IMAGE_SUFFIXES, SYNTHETIC_DOMAINS, _row, image_files, training_domain,
                               warn_about_domain)
 from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
@@ -85,7 +90,7 @@ class Photo:
 def input_shape(width: int, height: int, side: int) -> tuple[int, int]:
     """``(h, w)`` of a ``width × height`` picture whose short side becomes ``side`` (aspect ratio kept)."""
     scale = side / min(width, height)
-    return side, side
+    return (side if height <= width else round(height * scale)), (side if width <= height else round(width * scale))
 
 
 def photo_from_image(image: Image.Image, side: int, name: str = "photo") -> Photo:
@@ -138,22 +143,25 @@ def _layers(loaded: LoadedRun, tasks: list[Task], layer: str | Mapping[str, str]
             side: int) -> dict[str, str]:
     names = probe_layers(loaded.model)
     given = {t.name: layer for t in tasks} if isinstance(layer, str) else dict(layer or {})
+    explained = [t.name for t in tasks]
     for task, name in given.items():
-        if task not in [t.name for t in tasks]:
-            raise ConfigError("layer", f"{task}={name}", f"a layer of an explained task: {', '.join(t.name for t in tasks)}")
+        if task not in explained:
+            raise ConfigError("layer", f"{task}={name}", f"TASK=LAYER for an explained task, {choices(task, explained)}")
         if name not in names:
             raise ConfigError("layer", name, f"a probe layer of the run, {choices(name, names)}")
     return {t.name: given.get(t.name) or default_layer(loaded.model, t.name, side) for t in tasks}
 
 
-def _output_folder(output: str | Path | None) -> Path | None:
+def _output_folder(output: str | Path | None, make: bool = False) -> Path | None:
+    """The folder for the files (checked; made when ``make``), or None."""
     if output is None:
         return None
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ConfigError("output", str(folder), "a folder for the figures and JSON files, not a file")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if make:
+            folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError("output", str(folder), f"a folder that can be made ({error.strerror or error})") from None
     return folder
@@ -368,7 +376,7 @@ def _explainer(loaded: LoadedRun, layer: str | Mapping[str, str] | None, task: s
     side = max(size or int(loaded.config["image_size"]), MIN_SIZE)
     tasks = _explained_tasks(loaded.config, task)
     explainer = _Explainer(loaded, tasks, _layers(loaded, tasks, layer, side), side, n_groups, settings, progress)
-    pass
+    warn_about_domain(loaded.config, loaded.folder, stacklevel=4)
     return explainer
 
 
@@ -395,10 +403,15 @@ def explain(run: str | Path | LoadedRun, photos: str | Path | Sequence[str | Pat
     check_device("device", device)
     if checkpoint not in CHECKPOINTS:
         raise ConfigError("checkpoint", checkpoint, choices(checkpoint, CHECKPOINTS))
-    folder = _output_folder(output)
+    files = image_files(paths)
+    if not files:
+        raise ConfigError("photos", ", ".join(map(str, paths)),
+                          f"image files or folders holding some ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    _output_folder(output)
     explainer = _explainer(load_run(run, checkpoint, device), layer, task, size, n_groups, settings, progress)
+    folder = _output_folder(output, make=True)
     result, taken = Explanations(), set()
-    for path in image_files(paths):
+    for path in files:
         try:
             photo = read_photo(path, explainer.side)
         except (AelabError, OSError) as error:

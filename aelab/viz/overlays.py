@@ -190,7 +190,7 @@ def cam_figure(
     count = len(cams)
     image_list = [images] if count == 1 and not isinstance(images, (list, tuple)) and getattr(images, "ndim", 3) == 3 \
         else list(images)
-    if False:
+    if isinstance(classes, str) and classes == PREDICTED:
         classes = [f"{name} ({PREDICTED})" for name in _predicted_names(model, image_list, task)]
     classes = [classes] * count if isinstance(classes, str) else list(classes)
     columns = max(1, min(columns, count))

@@ -1,0 +1,371 @@
+"""Does a Grad-CAM map show what SynthAE planted? Three numbers, each beside its chance level.
+
+- :func:`subject_focus`: the share of the (positive) Grad-CAM map inside the subject box against the box's share
+  of the frame, which is what a map that ignores position puts there. SynthAE plants composition on the subject,
+  so the aesthetic head should look at it: criterion ``share ≥ 2 × area``.
+- :func:`spliced_check`: paper 004's spliced images (Fig. 6), counted. Each splice joins an image of one class and
+  one of the other; the map of each class should put most of its mass on the half that shows that class. The two
+  classes take turns on the left, so a map that always favours one side scores chance (0.5). Criterion ``≥ 0.9``.
+- :func:`focus_comparison`: paper 000's Fig. 5 (Shen et al. 2022) as a number. On the same images, at the last
+  connector, the multi-task (AFI) model's maps against the single-task baseline's, per task: *concentration*
+  (share of the map's mass in its top 20 % of pixels; a uniform map gives 0.2) and share inside the subject box,
+  with the paired difference (mean ± std), how many images go either way and a one-sided sign test. The paper
+  says AFI focuses more: it passes when concentration is higher for AFI (mean difference > 0, sign test p < 0.05).
+
+Each returns a small frozen dataclass with ``value``, ``chance``, ``passed`` and a one-line ``describe()`` for a
+figure title; the ``*_of_run`` variants read a trained run (:func:`aelab.load_run`) and its held-out SynthAE
+images (:meth:`aelab.load.LoadedRun.examples`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import nn
+
+from aelab.errors import AelabError, ConfigError
+from aelab.viz.cam import TargetSpec, box_area, cam_mass_in_box, grad_cam, half_box, spliced_image, target_names
+from aelab.viz.probe import probe_layers
+
+SUBJECT_FOCUS_CRITERION = 2.0  # share inside the subject box ≥ 2 × the box's area share
+SPLICED_CRITERION = 0.9  # share of the maps that pick the half showing their class
+SPLICED_CHANCE = 0.5
+TOP_SHARE = 0.2  # concentration: mass in the map's top 20 % of pixels
+SIGN_TEST_LEVEL = 0.05
+
+
+# ---- helpers ------------------------------------------------------------------------------------------------
+
+
+def _count(parameter: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(parameter, value, f"an integer >= {minimum}")
+    return int(value)
+
+
+def _batch(images: torch.Tensor) -> torch.Tensor:
+    images = images[None] if isinstance(images, torch.Tensor) and images.dim() == 3 else images
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ConfigError("images", getattr(images, "shape", type(images).__name__), "a (B, 3, H, W) tensor")
+    return images
+
+
+def _boxes(boxes: Sequence[Sequence[float]] | None, count: int) -> list[list[float]]:
+    if boxes is None or len(boxes) != count:
+        given = "no boxes" if boxes is None else f"{len(boxes)} boxes"
+        raise ConfigError("boxes", given, f"one subject box (x0, y0, x1, y1) per image ({count})")
+    return [list(b) for b in boxes]
+
+
+def focus_layer(model: nn.Module, task: str) -> str:
+    """The probe layer where paper 000 reads its maps: the last connector of ``task``'s branch
+    (``"<task>.connector<k>"``); without connectors the last probe layer of that branch (a single-task baseline's
+    last stage, the same place in the network), else the model's last probe layer (a shared trunk)."""
+    names = probe_layers(model)
+    if not names:
+        raise ConfigError("model", type(model).__name__, "a model with probe layers")
+    connectors = [n for n in names if n.startswith(f"{task}.connector")]
+    own = [n for n in names if n.startswith(f"{task}.")]
+    return (connectors or own or names)[-1]
+
+
+def concentration(cam: torch.Tensor | np.ndarray, top: float = TOP_SHARE) -> float:
+    """Share of a non-negative map's mass in its ``top`` fraction of pixels (a uniform map gives ``top``);
+    NaN for an all-zero map."""
+    values = np.sort(np.asarray(cam.detach().cpu() if isinstance(cam, torch.Tensor) else cam, float).ravel())[::-1]
+    total = float(values.sum())
+    if total == 0:
+        return float("nan")
+    return float(values[:max(1, round(top * values.size))].sum() / total)
+
+
+def _target_label(model: nn.Module, task: str, target: TargetSpec) -> str:
+    if target is None:
+        return "predicted class"
+    flat = torch.as_tensor(target).reshape(-1)
+    return f"class {target_names(model, task, flat[:1])[0]}" if flat.numel() == 1 else "given classes"
+
+
+# ---- subject box ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubjectFocus:
+    """Grad-CAM of ``task`` (``target``) at ``layer``: ``value`` = mean share of the map's mass inside the subject
+    box, ``chance`` = mean share of the frame the boxes cover (a map that ignores position), over ``n`` images
+    with a map (``empty`` all-zero maps left out); ``shares``: each image's share (NaN for an empty map)."""
+
+    task: str
+    layer: str
+    target: str
+    value: float
+    chance: float
+    n: int
+    empty: int
+    shares: tuple[float, ...] = field(default=(), repr=False)
+    criterion: float = SUBJECT_FOCUS_CRITERION
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.chance if self.chance > 0 else float("nan")
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.ratio >= self.criterion)
+
+    def describe(self) -> str:
+        verdict = "pass" if self.passed else "fail"
+        return (f"Grad-CAM {self.task} ({self.target}) at {self.layer}: {self.value:.0%} of the map in the subject "
+                f"box vs {self.chance:.0%} of the frame = {self.ratio:.1f}× (need ≥ {self.criterion:g}×, "
+                f"n={self.n}) — {verdict}")
+
+
+def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequence[float]], *,
+                  task: str = "aesthetic", layer: str | None = None, target: TargetSpec = None,
+                  batch_size: int = 64) -> SubjectFocus:
+    """How much of ``task``'s Grad-CAM map (:func:`aelab.viz.cam.grad_cam`, Selvaraju et al. 2017, eqs. 1–2)
+    lies inside each image's subject box, against the box's area share. ``images``: model inputs ``(B, 3, H, W)``;
+    ``boxes``: one normalised ``(x0, y0, x1, y1)`` per image; ``layer`` defaults to :func:`focus_layer`;
+    ``target`` as in ``grad_cam`` (None: each image's predicted class)."""
+    images = _batch(images)
+    boxes = _boxes(boxes, images.shape[0])
+    layer = layer or focus_layer(model, task)
+    cams = grad_cam(model, images, layer, task, target, batch_size=batch_size)
+    shares = np.array([cam_mass_in_box(cam, box) for cam, box in zip(cams, boxes)])
+    kept = ~np.isnan(shares)
+    areas = np.array([box_area(box) for box in boxes])
+    value = float(shares[kept].mean()) if kept.any() else float("nan")
+    chance = float(areas[kept].mean()) if kept.any() else float("nan")
+    return SubjectFocus(task, layer, _target_label(model, task, target), value, chance, int(kept.sum()),
+                        int((~kept).sum()), tuple(float(s) for s in shares))
+
+
+# ---- spliced images -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplicedCheck:
+    """Paper 004's spliced check over ``splices`` images: ``hits[c]`` = how many of class ``c``'s maps put more
+    than half their mass on the half showing an image of class ``c``; ``value`` = all hits over all maps."""
+
+    task: str
+    layer: str
+    hits: dict[str, int]
+    splices: int
+    chance: float = SPLICED_CHANCE
+    criterion: float = SPLICED_CRITERION
+
+    @property
+    def value(self) -> float:
+        return sum(self.hits.values()) / (len(self.hits) * self.splices)
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.criterion
+
+    def describe(self) -> str:
+        classes = ", ".join(f"{name} {count}/{self.splices}" for name, count in self.hits.items())
+        verdict = "pass" if self.passed else "fail"
+        return (f"spliced check, Grad-CAM {self.task} at {self.layer}: the deciding half in {self.value:.0%} "
+                f"({classes}; chance {self.chance:.0%}, need ≥ {self.criterion:.0%}) — {verdict}")
+
+
+def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor, *,
+                  task: str = "aesthetic", layer: str | None = None, splices: int = 100,
+                  classes: tuple[int, int] = (0, 1), seed: int = 0, mode: str = "squeeze",
+                  batch_size: int = 64) -> SplicedCheck:
+    """Join ``splices`` random pairs (one image of each of ``classes``, by ``labels``) with
+    :func:`aelab.viz.cam.spliced_image`, the first class on the left in even splices and on the right in odd ones,
+    and count for each class how often its Grad-CAM map favours the half showing that class (paper 004, Fig. 6)."""
+    images = _batch(images)
+    splices = _count("splices", splices)
+    labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)
+    if labels.size != images.shape[0]:
+        raise ConfigError("labels", f"{labels.size} labels", f"one class index per image ({images.shape[0]})")
+    pools = [np.flatnonzero(labels == c) for c in classes]
+    names = target_names(model, task, list(classes))
+    if min(len(p) for p in pools) == 0:
+        counts = ", ".join(f"{n}: {len(p)}" for n, p in zip(names, pools))
+        raise AelabError(f"the spliced check needs images of both classes of {task}; the images hold {counts}")
+    rng = np.random.default_rng(seed)
+    chosen = np.stack([rng.choice(pool, size=splices) for pool in pools], axis=1)  # (splices, 2) image indices
+    first_left = np.arange(splices) % 2 == 0
+    pairs = [(images[a], images[b]) if left else (images[b], images[a]) for (a, b), left in zip(chosen, first_left)]
+    spliced = torch.stack([spliced_image(left, right, mode) for left, right in pairs])
+    layer = layer or focus_layer(model, task)
+    hits = {}
+    for index, (name, target) in enumerate(zip(names, classes)):
+        cams = grad_cam(model, spliced, layer, task, target, batch_size=batch_size)
+        left_share = np.array([cam_mass_in_box(cam, half_box("left")) for cam in cams])
+        on_left = first_left if index == 0 else ~first_left  # where this class's image sits
+        picked = np.where(on_left, left_share > 0.5, left_share < 0.5)  # NaN (empty map) picks nothing
+        hits[name] = int(picked.sum())
+    return SplicedCheck(task, layer, hits, splices)
+
+
+# ---- paper 000 Fig. 5: the multi-task model against the single-task baseline ------------------------------
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """One measure of the same images under two models: the means, the per-image difference ``first − second``
+    (mean ± std), how many images it is positive / negative for, and a one-sided sign test (first higher)."""
+
+    first: float
+    second: float
+    mean: float
+    std: float
+    higher: int
+    lower: int
+    n: int
+    p_value: float
+
+    @classmethod
+    def of(cls, first: Sequence[float], second: Sequence[float]) -> PairedDifference:
+        """From per-image values; pairs with a NaN on either side are left out."""
+        first, second = np.asarray(first, float), np.asarray(second, float)
+        kept = ~(np.isnan(first) | np.isnan(second))
+        first, second = first[kept], second[kept]
+        if not first.size:
+            nan = float("nan")
+            return cls(nan, nan, nan, nan, 0, 0, 0, nan)
+        diff = first - second
+        higher, lower = int((diff > 0).sum()), int((diff < 0).sum())
+        p_value = stats.binomtest(higher, higher + lower, 0.5, alternative="greater").pvalue if higher + lower \
+            else 1.0
+        return cls(float(first.mean()), float(second.mean()), float(diff.mean()), float(diff.std()), higher, lower,
+                   int(first.size), float(p_value))
+
+    def describe(self) -> str:
+        return (f"{self.first:.2f} vs {self.second:.2f}, Δ {self.mean:+.2f} ± {self.std:.2f}, "
+                f"higher in {self.higher}/{self.n} (p={self.p_value:.2g})")
+
+
+@dataclass(frozen=True)
+class TaskFocus:
+    """One task's comparison: ``concentration`` and ``in_box`` (None without subject boxes), multi-task first."""
+
+    task: str
+    multi_layer: str
+    single_layer: str
+    concentration: PairedDifference
+    in_box: PairedDifference | None
+
+    @property
+    def passed(self) -> bool:
+        c = self.concentration
+        return bool(c.mean > 0 and c.p_value < SIGN_TEST_LEVEL)
+
+
+@dataclass(frozen=True)
+class FocusComparison:
+    """Paper 000 Fig. 5 as numbers: per task, the multi-task model's maps against the single-task baseline's.
+    ``value``: the smallest mean concentration difference over the tasks; ``chance``: a uniform map's
+    concentration; ``area``: the boxes' mean area share (the in-box share of a map that ignores position)."""
+
+    tasks: dict[str, TaskFocus]
+    area: float | None
+    chance: float = TOP_SHARE
+
+    @property
+    def value(self) -> float:
+        return min(t.concentration.mean for t in self.tasks.values())
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.tasks.values())
+
+    def describe(self) -> str:
+        parts = [f"{t.task} {t.concentration.mean:+.2f} ± {t.concentration.std:.2f} "
+                 f"({t.concentration.higher}/{t.concentration.n})" for t in self.tasks.values()]
+        verdict = "pass" if self.passed else "fail"
+        return (f"multi-task vs single-task Grad-CAM, top-{TOP_SHARE:.0%} concentration Δ: {'; '.join(parts)} "
+                f"(uniform {self.chance:.2f}) — {verdict}")
+
+
+def focus_comparison(multi: nn.Module, single: nn.Module, images: torch.Tensor,
+                     boxes: Sequence[Sequence[float]] | None = None, *, tasks: Sequence[str] | None = None,
+                     targets: Mapping[str, TargetSpec] | None = None, single_images: torch.Tensor | None = None,
+                     layers: Mapping[str, tuple[str, str]] | None = None, batch_size: int = 64) -> FocusComparison:
+    """Grad-CAM of each task of both models on the same images (paper 000, Fig. 5), at :func:`focus_layer` of each
+    (``layers[task] = (multi layer, single layer)`` to choose). ``tasks``: default those both models predict;
+    ``targets[task]``: the class explained (default each model's predicted class); ``single_images``: the same
+    pictures normalised for ``single`` when its input normalisation differs (default ``images``)."""
+    images = _batch(images)
+    single_images = images if single_images is None else _batch(single_images)
+    if single_images.shape[0] != images.shape[0]:
+        raise ConfigError("single_images", f"{single_images.shape[0]} images", f"the same {images.shape[0]} images")
+    boxes = None if boxes is None else _boxes(boxes, images.shape[0])
+    shared = [t for t in getattr(multi, "task_names", []) if t in set(getattr(single, "task_names", []))]
+    tasks = list(tasks) if tasks is not None else shared
+    if not tasks or any(t not in shared for t in tasks):
+        raise ConfigError("tasks", tasks, f"tasks both models predict: {shared}")
+    results = {}
+    for task in tasks:
+        multi_layer, single_layer = (layers or {}).get(task) or (focus_layer(multi, task), focus_layer(single, task))
+        target = (targets or {}).get(task)
+        maps = [grad_cam(model, x, layer, task, target, batch_size=batch_size)
+                for model, x, layer in ((multi, images, multi_layer), (single, single_images, single_layer))]
+        measured = [[concentration(cam) for cam in cams] for cams in maps]
+        in_box = None
+        if boxes is not None:
+            inside = [[cam_mass_in_box(cam, box) for cam, box in zip(cams, boxes)] for cams in maps]
+            in_box = PairedDifference.of(*inside)
+        results[task] = TaskFocus(task, multi_layer, single_layer, PairedDifference.of(*measured), in_box)
+    area = float(np.mean([box_area(b) for b in boxes])) if boxes is not None else None
+    return FocusComparison(results, area)
+
+
+# ---- on a trained run ----------------------------------------------------------------------------------------
+
+
+def held_out(run, n: int, seed: int = 0):
+    """``(loaded run, held-out SynthAE examples with subject boxes)``; AelabError when the run's data has none."""
+    from aelab.load import load_run
+
+    n = _count("n", n)
+    loaded = load_run(run)
+    data = loaded.examples(n, seed=seed)
+    if data.boxes is None:
+        raise AelabError(f"{loaded.folder}: the faithfulness checks need SynthAE's subject boxes, but the run was "
+                         f"trained on data={loaded.config.get('data')!r}")
+    return loaded, data
+
+
+def subject_focus_of_run(run: str | Path, n: int = 200, *, seed: int = 0, **options) -> SubjectFocus:
+    """:func:`subject_focus` of a trained run on ``n`` held-out SynthAE images (options as there)."""
+    loaded, data = held_out(run, n, seed)
+    return subject_focus(loaded.model, data.images, data.boxes, **options)
+
+
+def spliced_check_of_run(run: str | Path, splices: int = 100, n: int = 200, *, task: str = "aesthetic", seed: int = 0,
+                         **options) -> SplicedCheck:
+    """:func:`spliced_check` of a trained run: ``splices`` pairs drawn from ``n`` held-out SynthAE images, by their
+    true ``task`` labels."""
+    loaded, data = held_out(run, n, seed)
+    return spliced_check(loaded.model, data.images, data.labels[task], task=task, splices=splices, seed=seed,
+                         **options)
+
+
+def focus_comparison_of_runs(multi_run: str | Path, single_run: str | Path, n: int = 200, *, seed: int = 0,
+                             true_class: bool = True, **options) -> FocusComparison:
+    """:func:`focus_comparison` of two trained runs on the same ``n`` held-out SynthAE images (each normalised as
+    its run was trained); with ``true_class`` both explain each image's true class of every classification task."""
+    from aelab.load import load_run
+
+    multi, data = held_out(multi_run, n, seed)
+    single = load_run(single_run)
+    if single.config["image_size"] != multi.config["image_size"]:
+        raise ConfigError(f"{single.folder / 'config.yaml'}: image_size", single.config["image_size"],
+                          f"the multi-task run's image size {multi.config['image_size']}")
+    if true_class and "targets" not in options:
+        kinds = {t.name: t.kind for t in getattr(multi.model, "tasks", [])}
+        options["targets"] = {task: torch.as_tensor(data.labels[task]) for task, kind in kinds.items()
+                              if kind in ("binary", "multiclass") and task in data.labels}
+    return focus_comparison(multi.model, single.model, data.images, data.boxes,
+                            single_images=single.normalize(data.pixels), **options)
