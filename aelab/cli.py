@@ -422,7 +422,7 @@ EVALUATE_FLAGS = {"data": "--data", "root": "--root", "tasks": "--tasks", "split
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a trained run on another data set's test split (cross-data-set evaluation); print the table."""
-    from aelab.train.evaluate_run import evaluate
+    from aelab.cross_evaluation import evaluate
 
     output = args.output or str(Path(args.run) / "evaluate" / args.data)
     try:

@@ -4,7 +4,7 @@ A :class:`~aelab.tasks.Task` names its kind (``binary``, ``multiclass``, ``multi
 everything that depends on the kind is a method or attribute of that kind's entry here, and the rest of the package
 looks it up with :func:`kind_of` instead of testing the kind's name:
 
-- ``outputs``: :attr:`Task.num_outputs`, the width of the task's head; ``head_logits``:
+- ``outputs``: :func:`num_outputs`, the width of the task's head; ``head_logits``:
   :class:`aelab.models.heads.Head` (one-output kinds return ``(B,)``);
 - ``loss_logits``, ``sample_loss``: :func:`aelab.train.task_loss` (accepted logits shape; softmax CE, BCE with
   logits, BCE per tag, squared error);
@@ -170,7 +170,7 @@ class _PerClass(TaskKind):
 
     def loss_logits(self, task: Task, logits: Tensor) -> Tensor:
         if logits.dim() != 2:
-            raise ValueError(f"logits for {task.kind} task {task.name!r} must have shape (B, {task.num_outputs}), "
+            raise ValueError(f"logits for {task.kind} task {task.name!r} must have shape (B, {num_outputs(task)}), "
                              f"got {tuple(logits.shape)}")
         return logits
 
@@ -330,7 +330,7 @@ class Multiclass(_PerClass):
 
     def sample_loss(self, task: Task, logits: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         batch = logits.shape[0]
-        _check_shape(task, logits, (batch, task.num_outputs), "logits")
+        _check_shape(task, logits, (batch, num_outputs(task)), "logits")
         _check_shape(task, target, (batch,), "target")
         safe = torch.where(mask, target.long(), torch.zeros_like(target, dtype=torch.long))
         return F.cross_entropy(logits, safe, reduction="none")
@@ -341,7 +341,7 @@ class Multiclass(_PerClass):
         return {"accuracy": float(accuracy_score(y, pred)), "f1": f1, "f1_macro": f1}
 
     def confusion(self, task: Task, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return confusion_matrix(y.astype(int), scores.argmax(axis=1), labels=list(range(task.num_outputs)))
+        return confusion_matrix(y.astype(int), scores.argmax(axis=1), labels=list(range(num_outputs(task))))
 
     def probabilities(self, logits: Tensor) -> Tensor:
         return torch.softmax(logits, dim=-1)
@@ -371,8 +371,8 @@ class Multilabel(_PerClass):
 
     def sample_loss(self, task: Task, logits: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         batch = logits.shape[0]
-        _check_shape(task, logits, (batch, task.num_outputs), "logits")
-        _check_shape(task, target, (batch, task.num_outputs), "target")
+        _check_shape(task, logits, (batch, num_outputs(task)), "logits")
+        _check_shape(task, target, (batch, num_outputs(task)), "target")
         safe = torch.where(mask[:, None], target.to(logits.dtype), torch.zeros((), dtype=logits.dtype,
                                                                                device=logits.device))
         return F.binary_cross_entropy_with_logits(logits, safe, reduction="none").mean(dim=1)
@@ -390,9 +390,9 @@ class Multilabel(_PerClass):
     def confusion(self, task: Task, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
         """One 2×2 matrix per tag, ``(T, 2, 2)``; an empty split gives zeros."""
         if len(y) == 0:
-            return np.zeros((task.num_outputs, 2, 2), dtype=np.int64)
+            return np.zeros((num_outputs(task), 2, 2), dtype=np.int64)
         return multilabel_confusion_matrix(y.astype(int), (scores > 0).astype(int),
-                                           labels=list(range(task.num_outputs)))
+                                           labels=list(range(num_outputs(task))))
 
     def probabilities(self, logits: Tensor) -> Tensor:
         return torch.sigmoid(logits)
@@ -431,6 +431,11 @@ def kind_named(name: str) -> TaskKind:
         return TASK_KINDS[name]
     except KeyError:
         raise UnknownNameError("task kind", name, list(TASK_KINDS)) from None
+
+
+def num_outputs(task: Task) -> int:
+    """Width of the logits a model head must produce for ``task`` (its kind's ``outputs``)."""
+    return kind_named(task.kind).outputs(task)
 
 
 def kind_of(task: str | Task) -> TaskKind:

@@ -49,13 +49,6 @@ class Task:
     kind: str
     classes: tuple[str, ...] = ()
 
-    @property
-    def num_outputs(self) -> int:
-        """Width of the logits a model head must produce for this task (its kind's ``outputs``)."""
-        from aelab.task_kinds import kind_named  # the kinds build on this module, so they are looked up on use
-
-        return kind_named(self.kind).outputs(self)
-
 
 TASKS: dict[str, Task] = {
     "aesthetic": Task("aesthetic", "binary", AESTHETIC_CLASSES),

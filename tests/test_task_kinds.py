@@ -17,7 +17,7 @@ from aelab.errors import UnknownNameError
 from aelab.models.auxiliary import combine_predictions
 from aelab.models.heads import Head
 from aelab.prediction import _row
-from aelab.task_kinds import TASK_KINDS, Regression, TaskKind, kind_of, predicted_labels
+from aelab.task_kinds import TASK_KINDS, Regression, TaskKind, kind_of, num_outputs, predicted_labels
 from aelab.tasks import TASKS, Task, get_task
 from aelab.train import compute_metrics, confusion, task_loss
 from aelab.train.balancing.uncertainty import UncertaintyWeighting
@@ -53,7 +53,7 @@ def test_each_canonical_task_goes_through_every_entry(name):
     task, kind = get_task(name), kind_of(name)
     torch.manual_seed(0)
     logits = Head(task, 6)(torch.randn(4, 6, 3, 3)).detach()
-    assert logits.shape == ((4,) if task.num_outputs == 1 else (4, task.num_outputs))
+    assert logits.shape == ((4,) if num_outputs(task) == 1 else (4, num_outputs(task)))
     labels = {"aesthetic": 1, "aesthetic_score": 6.5, "emotion": 3, "sentiment": 0, "style": [1.0] + [0.0] * 13}
     target = torch.stack([kind.target(task, labels[name])] * 3 + [kind.missing(task)])
     mask = torch.tensor([True, True, True, False])
@@ -90,7 +90,7 @@ def test_text_kind_answers_with_a_message_naming_the_task():
 
 def test_unknown_kind_names_the_known_kinds():
     with pytest.raises(UnknownNameError, match="unknown task kind 'ordinal'.*binary, multiclass"):
-        _ = Task("stars", "ordinal", ("1", "2", "3")).num_outputs
+        _ = num_outputs(Task("stars", "ordinal", ("1", "2", "3")))
 
 
 # ---- a kind that is not built in --------------------------------------------------------------------------

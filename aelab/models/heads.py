@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aelab.task_kinds import kind_of, predicted_kinds
+from aelab.task_kinds import kind_of, num_outputs, predicted_kinds
 from aelab.tasks import Task
 
 
@@ -30,7 +30,7 @@ class Head(nn.Module):
         self.task, self.kind = task, kind
         self.features = features if features is not None else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(in_features, task.num_outputs)
+        self.linear = nn.Linear(in_features, num_outputs(task))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.linear(self.dropout(self.features(x)))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aelab.task_kinds import NAN, kind_of
+from aelab.task_kinds import NAN, kind_of, num_outputs
 from aelab.tasks import Task, get_task
 
 
@@ -66,8 +66,8 @@ def _prepare(task: Task, logits, targets, mask) -> tuple[np.ndarray, np.ndarray]
             f"{task.kind} task {task.name!r}: expected logits with {expected_scores} and targets with "
             f"{expected_y} dimension(s) and the same length, got logits {scores.shape} and targets {y.shape}"
         )
-    if scores.ndim == 2 and scores.shape[1] != task.num_outputs:
-        raise ValueError(f"{task.kind} task {task.name!r}: expected {task.num_outputs} logits per sample, "
+    if scores.ndim == 2 and scores.shape[1] != num_outputs(task):
+        raise ValueError(f"{task.kind} task {task.name!r}: expected {num_outputs(task)} logits per sample, "
                          f"got {scores.shape[1]}")
     if mask is not None:
         keep = _to_numpy(mask).astype(bool).reshape(-1)

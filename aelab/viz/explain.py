@@ -38,7 +38,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from aelab.data.images import open_rgb
+from aelab.data.images import open_rgb, to_rgb
 from aelab.errors import AelabError, ConfigError
 from aelab.io import write_atomic, write_json_atomic
 from aelab.load import LoadedRun, load_run
@@ -94,8 +94,9 @@ def input_shape(width: int, height: int, side: int) -> tuple[int, int]:
 
 
 def photo_from_image(image: Image.Image, side: int, name: str = "photo") -> Photo:
-    """A :class:`Photo` from an RGB picture (any size): resized once for the network and once for display."""
-    image = image.convert("RGB")
+    """A :class:`Photo` from a picture of any size and mode (:func:`aelab.data.images.to_rgb`): resized once for
+    the network and once for display."""
+    image = to_rgb(image)
     height, width = input_shape(*image.size, side)
     small = image.resize((width, height), Image.BICUBIC, reducing_gap=3.0)
     pixels = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()

@@ -1,0 +1,184 @@
+"""Check 4: the eq. 3 spatial grid (paper 004; :mod:`aelab.viz.spatial`) singles out the subject SynthAE planted.
+
+For each held-out image and layer the grid's cells are the eq. 3 blends of each cell's ``top_k`` strongest channel
+icons (:func:`aelab.viz.spatial.blend_cells`; the paper's blend of every channel averages to grey). A cell is
+*over the subject* when its centre lies in the image's subject box, *background* when it does not touch the box
+(cells on the edge of the box count as neither). With ``m`` the mean background cell image and ``d(c)`` the RMS
+difference of cell ``c`` from ``m``, the image's contrast is ``mean_subject d / mean_background d``: how far the
+subject's cells stand from the background, in units of the background's own spread. Images with no subject cell
+or fewer than two background cells are left out.
+
+Value: the median contrast over images at each layer (the check's value is the smallest over ``layers``).
+Control: the same with each image's box swapped for another image's (a box where no subject is). Passes when every
+layer's median is at least ``ratio`` (2 by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from aelab.errors import ConfigError
+from aelab.viz.faithfulness.data import HeldOut
+from aelab.viz.faithfulness.result import CheckResult
+from aelab.viz.probe import layer_activations, probe_layers
+from aelab.viz.render import frozen
+from aelab.viz.render_settings import RenderSettings
+from aelab.viz.spatial import BLEND_LABEL, SpatialGrid, blend_cells, cell_weights, layer_cell_size
+
+RATIO = 2.0
+TOP_K = 3
+CHUNK = 32
+
+
+def middle_layers(model: nn.Module) -> list[str]:
+    """The probe layers in the middle third of the model's list (at least one)."""
+    names = probe_layers(model)
+    third = len(names) / 3
+    middle = names[int(third):max(int(third) + 1, int(2 * third))]
+    return middle or names[len(names) // 2:len(names) // 2 + 1]
+
+
+def cell_roles(shape: tuple[int, int], activation_size: tuple[int, int], cell: int,
+               box: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean ``(rows, cols)`` masks of the cells over the subject (centre in ``box``) and of the background
+    cells (no overlap with ``box``); ``box`` is normalised (x0, y0, x1, y1)."""
+    rows, cols = shape
+    height, width = activation_size
+    y0 = torch.arange(rows) * cell / height
+    y1 = torch.clamp((torch.arange(rows) + 1) * cell, max=height) / height
+    x0 = torch.arange(cols) * cell / width
+    x1 = torch.clamp((torch.arange(cols) + 1) * cell, max=width) / width
+    bx0, by0, bx1, by1 = box
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    inside = ((cy >= by0) & (cy <= by1))[:, None] & ((cx >= bx0) & (cx <= bx1))[None, :]
+    overlap = ((y1 > by0) & (y0 < by1))[:, None] & ((x1 > bx0) & (x0 < bx1))[None, :]
+    return inside, ~overlap
+
+
+def contrast(grid: torch.Tensor, subject: torch.Tensor, background: torch.Tensor) -> float:
+    """``mean_subject d / mean_background d`` of cell images ``(rows, cols, 3, h, w)`` (module docstring); NaN
+    when there is no subject cell or fewer than two background cells; ∞ when the background has no spread."""
+    if not subject.any() or background.sum() < 2:
+        return float("nan")
+    cells = grid.flatten(2).float()
+    mean = cells[background].mean(dim=0)
+    distance = (cells - mean).pow(2).mean(dim=-1).sqrt()
+    inside, outside = float(distance[subject].mean()), float(distance[background].mean())
+    if outside <= 1e-9:
+        return float("inf") if inside > 1e-9 else float("nan")
+    return inside / outside
+
+
+@dataclass
+class LayerContrast:
+    """One layer: the median contrast over images, the control's, and the number of images that counted."""
+
+    layer: str
+    median: float
+    control: float
+    images: int
+    passed: bool
+
+
+@dataclass
+class SpatialContrast(CheckResult):
+    """:class:`CheckResult` of check 4, one row per layer."""
+
+    rows: list[LayerContrast] = field(default_factory=list)
+    top_k: int | None = TOP_K
+
+
+def image_grids(model: nn.Module, pixels: torch.Tensor, layer: str, atlas: torch.Tensor, top_k: int | None,
+                cell: int | None = None) -> list[SpatialGrid]:
+    """Eq. 3 grids (blend of each cell's ``top_k`` channel icons) of RGB images ``pixels`` (N, 3, H, W)."""
+    cell = layer_cell_size(model, layer) if cell is None else int(cell)
+    grids = []
+    with frozen(model):
+        for start in range(0, len(pixels), CHUNK):
+            acts = layer_activations(model, pixels[start:start + CHUNK], layer, normalize=True).float().cpu()
+            for act in acts:
+                weights = cell_weights(act, cell)
+                grids.append(SpatialGrid(blend_cells(weights, atlas, top_k), weights, cell, layer,
+                                         tuple(act.shape[-2:]), "blend", BLEND_LABEL))
+    return grids
+
+
+def _median(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return float(np.median(values)) if values else float("nan")
+
+
+def spatial_contrast(model: nn.Module, data: HeldOut, layers: Sequence[str] | None = None, *,
+                     settings: RenderSettings = RenderSettings(), atlases: Mapping[str, torch.Tensor] | None = None,
+                     cache_dir: str | Path | None = None, top_k: int | None = TOP_K, ratio: float = RATIO,
+                     cell: int | None = None) -> SpatialContrast:
+    """Check 4 (see the module docstring) at ``layers`` (default :func:`middle_layers`). ``atlases``: each layer's
+    channel images (rendered with ``settings``, cached in ``cache_dir``, when missing)."""
+    if len(data) < 2:
+        raise ConfigError("spatial contrast images", len(data), "at least 2 images (the control swaps boxes)")
+    rows = []
+    swapped = data.boxes[1:] + data.boxes[:1]
+    for layer in (middle_layers(model) if layers is None else list(layers)):
+        atlas = atlases.get(layer) if atlases else None
+        if atlas is None:
+            from aelab.viz.atlas import layer_atlas
+
+            atlas = layer_atlas(model, layer, settings, cache_dir, progress=False)
+        grids = image_grids(model, data.pixels, layer, atlas, top_k, cell)
+        real, control = [], []
+        for grid, box, other in zip(grids, data.boxes, swapped):
+            real.append(contrast(grid.grid, *cell_roles(grid.shape, grid.activation_size, grid.cell, box)))
+            control.append(contrast(grid.grid, *cell_roles(grid.shape, grid.activation_size, grid.cell, other)))
+        median = _median(real)
+        rows.append(LayerContrast(layer, median, _median(control), sum(v == v for v in real), median >= ratio))
+    value = min((r.median for r in rows if r.median == r.median), default=float("nan"))
+    control = max((r.control for r in rows), default=float("nan"))
+    return SpatialContrast(
+        name=f"spatial grid, subject vs background (eq. 3, top {top_k} channels)" if top_k else
+        "spatial grid, subject vs background (eq. 3)", value=value, chance=control,
+        criterion=f"≥ {ratio:g}× the background spread at every layer", passed=all(r.passed for r in rows),
+        rows=rows, top_k=top_k)
+
+
+def normalised_mosaic(grid: SpatialGrid) -> torch.Tensor:
+    """The grid's mosaic ``(3, H, W)`` with each colour channel stretched to [0, 1] over the whole mosaic (the
+    "normalised blend": the cells' differences, not their common mean colour, fill the range)."""
+    mosaic = grid.mosaic().float()
+    low = mosaic.amin(dim=(1, 2), keepdim=True)
+    high = mosaic.amax(dim=(1, 2), keepdim=True)
+    return (mosaic - low) / (high - low).clamp(min=1e-6)
+
+
+def spatial_contrast_figure(image: torch.Tensor, grid: SpatialGrid, box: Sequence[float] | None = None,
+                            result: SpatialContrast | None = None, inches: float = 3.2) -> Figure:
+    """The input image beside its eq. 3 grid shown as a normalised blend (:func:`normalised_mosaic`), the subject
+    box drawn on both; the title says the layer, the blend and (given ``result``) the check's line."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    figure, axes = plt.subplots(1, 2, figsize=(2 * inches, inches + 0.5))
+    pictures = [image.detach().float().clamp(0, 1).cpu(), normalised_mosaic(grid)]
+    names = ["input", f"layer {grid.layer}: {grid.label}, each channel stretched"]
+    # the mosaic's cells span rows·cell positions, a little more than the map when cell does not divide it
+    (rows, cols), (m, n) = grid.shape, grid.activation_size
+    scales = [(1.0, 1.0), (n / (cols * grid.cell), m / (rows * grid.cell))]
+    for ax, picture, name, (sx, sy) in zip(axes, pictures, names, scales):
+        height, width = picture.shape[-2:]
+        ax.imshow(picture.permute(1, 2, 0).numpy())
+        ax.set_title(name, fontsize=7)
+        ax.axis("off")
+        if box is not None:
+            x0, y0, x1, y1 = box
+            ax.add_patch(Rectangle((x0 * sx * width - 0.5, y0 * sy * height - 0.5), (x1 - x0) * sx * width,
+                                   (y1 - y0) * sy * height, fill=False, edgecolor="white", linewidth=1.2))
+    if result is not None:
+        figure.suptitle(result.describe(), fontsize=8)
+    figure.tight_layout()
+    return figure

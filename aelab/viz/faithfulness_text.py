@@ -1,0 +1,154 @@
+"""Does the co-attention of an image–text model (paper 002, Miao & Liang 2025, §3 CTRM) tie the words that name
+SynthAE's subject to the place where the subject is?
+
+A comment that names the subject ("the red triangle …") should make the words for its colour and its shape attend
+to the subject's box: :func:`coattention_focus` measures the share of each such word's text←image attention
+(:func:`aelab.viz.coattention.word_attention`, one softmax over the region grid per word) that falls inside the
+box, against the box's area share of the grid (what an even spread puts there). Function words ("the", "a",
+"is", …) carry no picture and are the control. Criterion: subject words ``≥ 2 ×`` area share, function words below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from aelab.data.synthetic.recipes import RECIPES
+from aelab.errors import ConfigError
+from aelab.text import join_comments
+from aelab.viz.cam import box_area, box_weights
+from aelab.viz.coattention import WordAttention, word_attention
+
+COLOUR_WORDS = frozenset({
+    "red", "orange", "yellow", "lime", "green", "teal", "cyan", "turquoise", "blue", "navy", "indigo", "violet",
+    "purple", "magenta", "pink", "crimson", "scarlet", "gold", "golden", "brown", "olive", "black", "white", "grey",
+    "gray", "dark", "pale", "light",
+})
+SHAPE_WORDS = frozenset({shape for recipe in RECIPES.values() for shape in recipe.shapes}
+                        | {f"{shape}s" for recipe in RECIPES.values() for shape in recipe.shapes})
+SUBJECT_WORDS = COLOUR_WORDS | SHAPE_WORDS
+"""Words that name a SynthAE subject's colour or shape (the shape names of the recipes, with plurals)."""
+
+FUNCTION_WORDS = frozenset({
+    "the", "a", "an", "is", "are", "was", "it", "its", "this", "that", "of", "and", "or", "but", "to", "in", "on",
+    "at", "for", "with", "by", "so", "too", "me", "my", "i", "be", "some", "what", "here",
+})
+COATTENTION_CRITERION = 2.0
+
+
+def attention_in_box(attention: WordAttention, box: Sequence[float]) -> np.ndarray:
+    """``(T,)`` share of each token's attention that falls inside a normalised box (partial regions count by the
+    part of them the box covers, so an even spread gives exactly :func:`aelab.viz.cam.box_area`)."""
+    maps = attention.maps.detach().float().cpu().numpy()
+    weights = box_weights(box, *maps.shape[-2:])
+    totals = maps.sum(axis=(1, 2))
+    return (maps * weights).sum(axis=(1, 2)) / np.where(totals > 0, totals, np.nan)
+
+
+@dataclass(frozen=True)
+class WordGroupFocus:
+    """One group of words over all comments: ``value`` = mean share of their attention inside the subject box,
+    ``chance`` = mean area share of the boxes of the same tokens, ``count`` tokens found."""
+
+    words: str
+    value: float
+    chance: float
+    count: int
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.chance if self.count and self.chance > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class CoAttentionFocus:
+    """``subject``: words naming the subject's colour or shape; ``function``: function words (the control).
+    ``value`` / ``chance``: the subject words' share in the box and its area share. It passes when the subject
+    words reach ``criterion`` × their area share and the function words do not."""
+
+    subject: WordGroupFocus
+    function: WordGroupFocus
+    layer: int
+    images: int
+    criterion: float = COATTENTION_CRITERION
+
+    @property
+    def value(self) -> float:
+        return self.subject.value
+
+    @property
+    def chance(self) -> float:
+        return self.subject.chance
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.subject.ratio >= self.criterion and not self.function.ratio >= self.criterion)
+
+    def describe(self) -> str:
+        if not self.subject.count:
+            return (f"co-attention (MTRL layer {self.layer + 1}): no comment of the {self.images} images names the "
+                    f"subject's colour or shape — fail")
+        verdict = "pass" if self.passed else "fail"
+        function = f"{self.function.ratio:.1f}×" if self.function.count else "none found"
+        return (f"co-attention (MTRL layer {self.layer + 1}): colour/shape words put {self.subject.value:.0%} on the "
+                f"subject box ({self.subject.ratio:.1f}× its area, need ≥ {self.criterion:g}×, {self.subject.count} "
+                f"words), function words {function} — {verdict}")
+
+
+def _group(shares: list[float], areas: list[float], words: str) -> WordGroupFocus:
+    kept = [(s, a) for s, a in zip(shares, areas) if not np.isnan(s)]
+    if not kept:
+        return WordGroupFocus(words, float("nan"), float("nan"), 0)
+    share, area = np.mean(kept, axis=0)
+    return WordGroupFocus(words, float(share), float(area), len(kept))
+
+
+def coattention_focus_from(attentions: Sequence[WordAttention], boxes: Sequence[Sequence[float]], *,
+                           subject_words: Collection[str] = SUBJECT_WORDS,
+                           function_words: Collection[str] = FUNCTION_WORDS) -> CoAttentionFocus:
+    """The check on attention already computed: one :class:`WordAttention` and one subject box per image."""
+    if len(boxes) != len(attentions):
+        raise ConfigError("boxes", f"{len(boxes)} boxes", f"one subject box per comment ({len(attentions)})")
+    groups = {"subject": ([], []), "function": ([], [])}
+    wanted = {"subject": set(subject_words), "function": set(function_words)}
+    for attention, box in zip(attentions, boxes):
+        shares, area = attention_in_box(attention, box), box_area(box)
+        for position, word in enumerate(attention.words):
+            for name, words in wanted.items():
+                if word in words:
+                    groups[name][0].append(float(shares[position]))
+                    groups[name][1].append(area)
+    layer = attentions[0].layer if attentions else -1
+    return CoAttentionFocus(_group(*groups["subject"], "subject"), _group(*groups["function"], "function"), layer,
+                            len(attentions))
+
+
+def coattention_focus(model: nn.Module, images: torch.Tensor, comments: Sequence[str],
+                      boxes: Sequence[Sequence[float]], *, layer: int = -1, **words) -> CoAttentionFocus:
+    """The check on an image–text model with co-attention: ``images`` ``(B, 3, H, W)`` normalised as it expects,
+    one comment string and one normalised subject box per image; ``layer``: the MTRL layer (default the last);
+    ``subject_words`` / ``function_words`` as in :func:`coattention_focus_from`."""
+    if len(comments) != len(images):
+        raise ConfigError("comments", f"{len(comments)} comments", f"one comment string per image ({len(images)})")
+    try:
+        attentions = [word_attention(model, image, comment, layer) for image, comment in zip(images, comments)]
+    except ValueError as error:
+        raise ConfigError("model", type(model).__name__, f"an image-text model with co-attention ({error})") from None
+    return coattention_focus_from(attentions, boxes, **words)
+
+
+def coattention_focus_of_run(run: str | Path, n: int = 200, *, seed: int = 0,
+                             comments: Sequence[str] | None = None, **options) -> CoAttentionFocus:
+    """:func:`coattention_focus` of a trained image–text run on ``n`` held-out SynthAE images, with their own
+    comments (joined as in training) unless ``comments`` gives one string per image."""
+    from aelab.viz.faithfulness_cam import held_out
+
+    loaded, data = held_out(run, n, seed)
+    if comments is None:
+        comments = [join_comments(s.labels.get("comments")) for s in data.samples]
+    return coattention_focus(loaded.model, data.images, comments, data.boxes, **options)
