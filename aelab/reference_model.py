@@ -1,6 +1,6 @@
 """The SynthAE reference run shipped with aelab, and how it measures against the ceiling.
 
-``reference_run()`` gives the folder of a two-branch AFI network (paper 000, METHODS §3) on the tiny backbone,
+``reference_run()`` gives the folder of a two-branch AFI network (paper 000, docs/science.md §3) on the tiny backbone,
 trained once on SynthAE by ``scripts/train_reference.py`` with the committed recipe
 (``aelab/assets/reference_recipe.yaml``). It is an ordinary run folder (``config.yaml``, ``metrics.csv``,
 ``results.json``, ``checkpoints/best.pt``), so it works wherever a run does: :func:`aelab.load_run`,

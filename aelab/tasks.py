@@ -1,4 +1,4 @@
-"""Task definitions and the canonical label names every reader converts to (METHODS §1).
+"""Task definitions and the canonical label names every reader converts to (docs/science.md §1).
 
 A sample's labels are a dict with these keys (any subset):
 
@@ -35,7 +35,7 @@ SENTIMENTS: tuple[str, ...] = ("negative", "positive")
 AESTHETIC_CLASSES: tuple[str, ...] = ("low", "high")
 
 HIGH_AESTHETIC_THRESHOLD = 5.0
-"""An image is high-aesthetic when its mean score is strictly above this (METHODS §1)."""
+"""An image is high-aesthetic when its mean score is strictly above this (docs/science.md §1)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Backbones cut into stages (METHODS.md §3) and their weight loading (DESIGN.md "Offline by default")."""
+"""Backbones cut into stages (docs/science.md §3) and their weight loading (docs/science.md §9 "Offline by default")."""
 
 from __future__ import annotations
 

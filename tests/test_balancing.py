@@ -1,4 +1,4 @@
-"""Loss balancing strategies (METHODS.md §4): each balancer's weights follow its formula on scripted losses."""
+"""Loss balancing strategies (docs/science.md §4): each balancer's weights follow its formula on scripted losses."""
 
 from __future__ import annotations
 

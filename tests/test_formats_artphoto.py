@@ -1,4 +1,4 @@
-"""ArtPhoto layout (METHODS §2.1): flat folder, label = file-name prefix (sad → sadness)."""
+"""ArtPhoto layout (docs/science.md §2.1): flat folder, label = file-name prefix (sad → sadness)."""
 
 import pytest
 from format_fixtures import synth_samples, write_images, write_text

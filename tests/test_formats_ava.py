@@ -1,4 +1,4 @@
-"""AVA layout (METHODS §2.1): AVA.txt vote histograms, style lists, tags/challenges, AVA-Comments."""
+"""AVA layout (docs/science.md §2.1): AVA.txt vote histograms, style lists, tags/challenges, AVA-Comments."""
 
 import pytest
 from format_fixtures import pick, synth_samples, write_images, write_text
@@ -41,7 +41,7 @@ def test_scores_tags_and_styles(ava_root):
     samples = read_dataset("ava", ava_root)
     assert [s.id for s in samples] == ["953619", "953958", "954184", "954113"]
     first = samples[0]
-    assert first.labels["aesthetic_score"] == pytest.approx(699 / 124)  # the METHODS example line
+    assert first.labels["aesthetic_score"] == pytest.approx(699 / 124)  # the example line in docs/science.md §2.1
     assert first.labels["aesthetic"] == 1 and samples[1].labels["aesthetic"] == 0
     assert samples[3].labels["aesthetic_score"] == 5.0 and samples[3].labels["aesthetic"] == 0  # mean > 5, not >=
     assert first.meta["votes"] == [0, 1, 5, 17, 38, 36, 15, 6, 5, 1]

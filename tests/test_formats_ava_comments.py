@@ -1,4 +1,5 @@
-"""AVA + AVA-Comments for the image–text model (METHODS §2.1): scores, style tags where listed, comments, and the
+"""AVA + AVA-Comments for the image–text model (docs/science.md §2.1): scores, style tags where listed, comments, and
+the
 batches an image–text model reads (comments as strings, the style loss masked for images without style labels)."""
 
 import pytest

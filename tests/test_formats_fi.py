@@ -1,4 +1,4 @@
-"""FI layout (METHODS §2.1): emotion_dataset/<emotion>/<file>.jpg."""
+"""FI layout (docs/science.md §2.1): emotion_dataset/<emotion>/<file>.jpg."""
 
 import warnings
 

@@ -1,4 +1,4 @@
-"""IAE layout (METHODS §2.1): final_aes_emo.h5 (image, one-hot aes, one-hot emo in IAE order), scores.h5."""
+"""IAE layout (docs/science.md §2.1): final_aes_emo.h5 (image, one-hot aes, one-hot emo in IAE order), scores.h5."""
 
 import h5py
 import numpy as np

@@ -1,4 +1,4 @@
-"""Twitter sentiment layout (METHODS §2.1): twitter_{five,four,three}_agrees.txt + Agg_AMT_Candidates/."""
+"""Twitter sentiment layout (docs/science.md §2.1): twitter_{five,four,three}_agrees.txt + Agg_AMT_Candidates/."""
 
 import pytest
 from format_fixtures import synth_samples, write_images, write_text

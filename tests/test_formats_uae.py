@@ -1,4 +1,4 @@
-"""UAE layout (METHODS §2.1): images/<index>.jpg, {split}_{aes,emo}_list.txt, optional scores.h5."""
+"""UAE layout (docs/science.md §2.1): images/<index>.jpg, {split}_{aes,emo}_list.txt, optional scores.h5."""
 
 import h5py
 import numpy as np

@@ -1,4 +1,4 @@
-"""Per-task losses with masks and split metrics (METHODS.md §1), checked against hand-computed values."""
+"""Per-task losses with masks and split metrics (docs/science.md §1), checked against hand-computed values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""build_model and the multi-task model contract (METHODS.md §3; the trainer's contract in aelab.models.multitask)."""
+"""build_model and the multi-task model contract (docs/science.md §3; the trainer's contract in
+aelab.models.multitask)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connectors (METHODS.md §3): cross-stitch, cross-branch, NDDR, AFI, AENet's scalar fusion, and the heads."""
+"""Connectors (docs/science.md §3): cross-stitch, cross-branch, NDDR, AFI, AENet's scalar fusion, and the heads."""
 
 from __future__ import annotations
 

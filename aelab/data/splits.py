@@ -1,4 +1,4 @@
-"""Seeded train/val/test splits (METHODS §2: random 70/10/20) and stratified k-fold (paper 004: 5-fold CV)."""
+"""Seeded train/val/test splits (docs/science.md §2: random 70/10/20) and stratified k-fold (paper 004: 5-fold CV)."""
 
 from __future__ import annotations
 

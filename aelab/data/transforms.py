@@ -1,4 +1,4 @@
-"""Image transforms of METHODS §2 (patent CN109978074A preprocessing), with the size as a parameter.
+"""Image transforms of docs/science.md §2 (patent CN109978074A preprocessing), with the size as a parameter.
 
 Train: resize to 256×256 (scaled with ``size``), random ``size`` crop, horizontal flip p = 0.5, normalise.
 Eval: resize to ``size`` (or resize + centre crop). Normalisation is ImageNet mean/std by default (the modern

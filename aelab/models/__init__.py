@@ -1,4 +1,4 @@
-"""Models: backbones cut into stages, connectors, and the multi-task architectures built on them (METHODS.md §3).
+"""Models: backbones cut into stages, connectors, and the multi-task architectures built on them (docs/science.md §3).
 
 ``build_model(arch, backbone, tasks, weights, **options)`` builds any registered architecture (``MODELS``).
 """

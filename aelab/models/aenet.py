@@ -1,4 +1,5 @@
-"""AENet, the three-stream aesthetics–emotion network (paper 003: Yu, Cui, Geng, Ma, Yin, ICIP 2019; METHODS.md §3).
+"""AENet, the three-stream aesthetics–emotion network (paper 003: Yu, Cui, Geng, Ma, Yin, ICIP 2019;
+docs/science.md §3).
 
 Three same-architecture streams: A (first task, aesthetic), E (second task, emotion) and S (shared). At the end
 of every block (paper 003, §3.1: "at the end of each block" of ResNet50)

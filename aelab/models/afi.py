@@ -1,4 +1,5 @@
-"""AFI, the adaptive feature interaction connector (paper 000, Shen et al. 2022, §3.1–3.2, eqs. 1–6; METHODS.md §3),
+"""AFI, the adaptive feature interaction connector (paper 000, Shen et al. 2022, §3.1–3.2, eqs. 1–6;
+docs/science.md §3),
 with gradient recalibration (eqs. 7–8, :mod:`aelab.models.recalibration`) built in.
 """
 
@@ -32,9 +33,10 @@ class AFI(nn.Module):
        ``h = max(1, ⌊2C/r⌋)``);
     3. weights (eq. 6): per channel k a two-way softmax ``(w_self^p(k), w_other^p(k)) = softmax(U^p(k,:)·l^p,
        V^p(k,:)·l^p)`` with ``U^p, V^p ∈ R^{C×h}``; the max and avg pairs are combined by their mean
-       (METHODS choice; keeps ``w_self + w_other = 1``, eq. 2). ``pooling="max"|"avg"`` keeps one (ablation);
+       (see docs/science.md §8; keeps ``w_self + w_other = 1``, eq. 2). ``pooling="max"|"avg"`` keeps one (ablation);
     4. interaction (eq. 1): ``x̂A = w_self ⊙ xA + w_other ⊙ xE``, ``x̂E = w_self ⊙ xE + w_other ⊙ xA``, weights
-       broadcast over H×W; ``separate_directions=True`` gives each direction its own ``U, V`` (METHODS option);
+       broadcast over H×W; ``separate_directions=True`` gives each direction its own ``U, V`` (an option,
+       docs/science.md §8);
     5. residual (eq. 3): ``x′A = x̂A + xA``, ``x′E = x̂E + xE``.
 
     Parameters, with P poolings (2 for "both"), D directions (1, or 2 when separate) and h as above::

@@ -1,4 +1,4 @@
-"""Auxiliary classifiers at chosen probe layers (paper 004; METHODS.md §3 "Auxiliary classifiers").
+"""Auxiliary classifiers at chosen probe layers (paper 004; docs/science.md §3 "Auxiliary classifiers").
 
 Paper 004 fine-tunes GoogLeNet for sentiment, lets a person pick the Inception blocks whose neuron groups differ
 most between positive and negative images (4a, 4b, 4d) and attaches a head to each: global average pool →

@@ -1,9 +1,9 @@
 """Backbones cut into stages: torchvision's VGG16, ResNet50, GoogLeNet, Wide-ResNet-50-2, and a tiny CPU net.
 
-METHODS.md §3: a backbone is a sequence of **stages**, the units at whose boundaries the branches of a
+docs/science.md §3: a backbone is a sequence of **stages**, the units at whose boundaries the branches of a
 multi-task network talk (cross-stitch, cross-branch, NDDR, AFI, AENet fusion) and at which auxiliary
 heads attach (paper 004). torchvision's models are reused, not re-typed: their modules are regrouped
-into stages. DESIGN.md "Backbone" contract and "Offline by default": ``weights=None`` (the default)
+into stages. docs/science.md §9 "Backbone" contract and "Offline by default": ``weights=None`` (the default)
 never touches the network; see :mod:`aelab.models.weights`.
 """
 
@@ -24,7 +24,7 @@ from aelab.models.weights import WeightsSpec, load_strict, read_state_dict, torc
 
 
 class Backbone(nn.Module):
-    """A CNN as an ordered list of named stages (METHODS.md §3), with named probe layers for ``aelab.viz``.
+    """A CNN as an ordered list of named stages (docs/science.md §3), with named probe layers for ``aelab.viz``.
 
     A probe layer is a stage, or a child of a stage that is an ``nn.Sequential`` (e.g. ResNet ``layer3.0``,
     VGG ``conv4_3``); ``forward_until`` runs only the modules up to it.
@@ -226,7 +226,7 @@ def _tiny(
     convs: tuple[int, ...] = (1, 2, 2, 2, 2),
     coords: tuple[int, ...] = (),
 ) -> Backbone:
-    """A small CNN with the same shape as the papers' backbones, for CPUs (DESIGN.md "CPU first"): five stages
+    """A small CNN with the same shape as the papers' backbones, for CPUs (docs/science.md §9 "CPU first"): five stages
     ``stage1``..``stage5``, each ``convs[i]`` × (conv3×3-BN-ReLU) then a 2×2 max-pool; Kaiming init, so
     ``torch.manual_seed`` makes it reproducible. Input 64 px. ``weights`` may be a state dict file saved
     from a tiny backbone of the same widths; there are no ImageNet weights. ``coords`` lists the (1-based) stages
@@ -274,7 +274,7 @@ BACKBONES: dict[str, Callable[..., Backbone]] = {
 
 
 def build_backbone(name: str, weights: str | os.PathLike | None = None, **options) -> Backbone:
-    """The backbone registered as ``name`` (METHODS.md §3), cut into stages.
+    """The backbone registered as ``name`` (docs/science.md §3), cut into stages.
 
     ``weights``: None (random init; nothing is downloaded), ``"imagenet"`` (torchvision's IMAGENET1K_V1, the
     papers' weights; another torchvision entry name such as ``"IMAGENET1K_V2"`` also works) or the path of a

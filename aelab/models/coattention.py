@@ -1,4 +1,4 @@
-"""The Transformer blocks of MCN-MTL (paper 002, Miao & Liang 2025, §3; METHODS §3 "MCN-MTL").
+"""The Transformer blocks of MCN-MTL (paper 002, Miao & Liang 2025, §3; docs/science.md §3 "MCN-MTL").
 
 - **STRM** (self-attention Transformer module): one ``nn.TransformerEncoderLayer`` per modality (multi-head
   self-attention, Add&Norm, feed-forward, Add&Norm).

@@ -1,4 +1,4 @@
-"""Task heads: global average pool → dropout → linear, one per task (METHODS.md §1, §3).
+"""Task heads: global average pool → dropout → linear, one per task (docs/science.md §1, §3).
 
 The logits' shape follows the task's kind (:data:`aelab.task_kinds.TASK_KINDS`): ``binary`` → ``(B,)`` (one
 logit for BCE-with-logits), ``regression`` → ``(B,)``, ``multiclass`` → ``(B, C)``, ``multilabel`` → ``(B, 14)``

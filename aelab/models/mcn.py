@@ -1,5 +1,5 @@
 """MCN-MTL: image regions and comment words through self- and co-attention Transformer layers (paper 002, Miao &
-Liang 2025, §3; METHODS §3 "MCN-MTL").
+Liang 2025, §3; docs/science.md §3 "MCN-MTL").
 
 Image side: the backbone's last-stage map ``(B, C, h, w)`` read as ``h·w`` region vectors, projected to ``width``
 with 2-D positions. Text side: the comments' word indices (:class:`~aelab.text.Vocabulary`) → embeddings

@@ -1,4 +1,4 @@
-"""Multi-task models: the common contract, the single-task baseline and hard sharing (METHODS.md §3).
+"""Multi-task models: the common contract, the single-task baseline and hard sharing (docs/science.md §3).
 
 Every model maps a batch of images to ``{task name: logits}`` (shapes: :mod:`aelab.models.heads`) and names
 its probe points ``"<branch>.<backbone probe>"`` for :mod:`aelab.viz`. Two-branch models (cross-stitch,
@@ -87,7 +87,7 @@ class MultiTaskModel(nn.Module):
         return []
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        """GradNorm's "last shared layer" (METHODS.md §4); empty when nothing is shared."""
+        """GradNorm's "last shared layer" (docs/science.md §4); empty when nothing is shared."""
         return []
 
     def loss_terms(self, task: str) -> list[tuple[str, float]]:
@@ -120,7 +120,7 @@ class MultiTaskModel(nn.Module):
 
 
 class SingleTaskModels(MultiTaskModel):
-    """Single-task baseline (METHODS.md §3; paper 000 Table 4 "single-task"): an independent backbone and head per
+    """Single-task baseline (docs/science.md §3; paper 000 Table 4 "single-task"): an independent backbone and head per
     task, so no gradient crosses between tasks. Any number of tasks. Probes ``"<task>.<backbone probe>"``."""
 
     arch = "single"
@@ -146,7 +146,7 @@ class SingleTaskModels(MultiTaskModel):
 
 
 class ShareSplit(MultiTaskModel):
-    """Hard parameter sharing (SSNet / share-split; METHODS.md §3): one trunk shared by all tasks, split after the
+    """Hard parameter sharing (SSNet / share-split; docs/science.md §3): one trunk shared by all tasks, split after the
     last stage into one head per task. Any number of tasks. Probes ``"shared.<backbone probe>"``.
     ``shared_parameters()``: the last shared stage (GradNorm's "last shared layer")."""
 

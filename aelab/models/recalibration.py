@@ -1,4 +1,4 @@
-"""Gradient recalibration (paper 000, Shen et al. 2022, §3.3, eqs. 7–8; METHODS.md §3).
+"""Gradient recalibration (paper 000, Shen et al. 2022, §3.3, eqs. 7–8; docs/science.md §3).
 
 At an AFI connector the stage output ``x`` of one branch is used twice: by the interaction path (the AFI
 module: its descriptors and ``x̂ = w_self ⊙ x_own + w_other ⊙ x_other``) and by the residual shortcut
@@ -14,7 +14,7 @@ module reads the first, the shortcut the second. autograd calls a Function's bac
 gradients of all its outputs, so both ``g_AFI`` and ``g_SC`` are available together there; the backward returns
 the recalibrated sum as ``x``'s gradient. No module backward hooks are involved (they break on inplace ReLU).
 
-Choices (METHODS.md §3 marks these as open):
+Choices (docs/science.md §3 marks these as open):
 
 * ``log`` is the natural logarithm; norms are over the whole tensor (the batch included), computed in at
   least float32 (under mixed precision too).

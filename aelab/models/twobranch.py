@@ -1,4 +1,4 @@
-"""Two-branch soft-sharing models: one backbone per task joined by connectors at stage boundaries (METHODS.md §3).
+"""Two-branch soft-sharing models: one backbone per task joined by connectors at stage boundaries (docs/science.md §3).
 
 Cross-stitch (Misra et al. 2016), cross-branch connections (patent CN109978074A), NDDR (Gao et al. 2019) and AFI
 (paper 000) share this skeleton; they differ in the connector (:mod:`aelab.models.connectors`,
@@ -29,7 +29,7 @@ from aelab.tasks import Task
 class TwoBranchModel(MultiTaskModel):
     """Two same-architecture branches (``branches[A]``, ``branches[E]``) with ``connectors["connector<i>"]`` after
     stage ``i`` (1-based, 1 ≤ i ≤ n; after the last stage each head reads its branch's connector output).
-    ``shared_parameters()``: all connector parameters except a learned AFI temperature (METHODS.md §4 choice for
+    ``shared_parameters()``: all connector parameters except a learned AFI temperature (docs/science.md §4 choice for
     GradNorm on soft-sharing networks)."""
 
     def __init__(self, arch: str, tasks: Sequence[Task], branches: dict[str, Backbone],

@@ -1,9 +1,9 @@
 """Backbone weights: torchvision's ImageNet files (fetched only when asked for) or a local state dict.
 
-DESIGN.md, engineering rules "Offline by default" and "Safe loading": nothing is downloaded unless
+docs/science.md §9, engineering rules "Offline by default" and "Safe loading": nothing is downloaded unless
 ``weights="imagenet"`` is asked for; when that fails, the error says which file to put where
 (``<torch.hub.get_dir()>/checkpoints/``, i.e. ``$TORCH_HOME/hub/checkpoints/``). Every file is read
-with ``torch.load(..., weights_only=True)``. METHODS.md §3: the papers start from ImageNet weights
+with ``torch.load(..., weights_only=True)``. docs/science.md §3: the papers start from ImageNet weights
 (torchvision's ``IMAGENET1K_V1``).
 """
 

@@ -1,4 +1,4 @@
-"""Which layers get auxiliary classifiers: a person's choice or the automatic one (paper 004; METHODS §3, §6).
+"""Which layers get auxiliary classifiers: a person's choice or the automatic one (paper 004; docs/science.md §3, §6).
 
 Paper 004 lets a person look at positive vs negative neuron-group pictures per Inception block and pick the
 blocks whose groups differ most. :func:`choose_layers` records that choice — or, headless, makes it from the

@@ -1,4 +1,4 @@
-"""What a person looks at before choosing auxiliary layers (paper 004 Fig. 4; METHODS §6).
+"""What a person looks at before choosing auxiliary layers (paper 004 Fig. 4; docs/science.md §6).
 
 For a trained run and its held-out labelled images, per candidate layer: the neuron-group picture (eqs. 4–5,
 r = 1, drawn from the layer's cached atlas) of a few positive and a few negative images, and the separability

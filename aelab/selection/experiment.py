@@ -1,4 +1,4 @@
-"""The training configuration of paper 004's experiment from a notebook's parameters (METHODS §2.1 Twitter)."""
+"""The training configuration of paper 004's experiment from a notebook's parameters (docs/science.md §2.1 Twitter)."""
 
 from __future__ import annotations
 

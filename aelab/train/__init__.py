@@ -1,4 +1,4 @@
-"""Training: losses, metrics, loss balancing (METHODS.md §1, §4) and the trainer."""
+"""Training: losses, metrics, loss balancing (docs/science.md §1, §4) and the trainer."""
 
 from aelab.train.balancing import BALANCERS, build_balancer
 from aelab.train.config import TrainConfig

@@ -138,7 +138,7 @@ class TrainConfig:
     folds: int | None = None  # k-fold cross-validation (paper 004: 5): test = fold ``fold``, train = the rest
     fold: int = 0  # which fold is held out (0 .. folds-1); folds are stratified by the first task and seeded
     image_size: int = 64
-    augment: bool = True  # resize + random crop + flip (METHODS §2); False: eval transform for training too
+    augment: bool = True  # resize + random crop + flip (docs/science.md §2); False: eval transform for training too
     normalization: str = "imagenet"
     # model
     arch: str = "afi"

@@ -53,7 +53,7 @@ def _fold_split(samples: Sequence[Sample], config: TrainConfig) -> dict[str, lis
 
 def split_samples(config: TrainConfig) -> dict[str, list[Sample]]:
     """Samples per split: with ``config.folds`` one cross-validation fold (:func:`_fold_split`); else the
-    official split when the data has one, else a seeded split with ``config.fractions`` (METHODS §2: 70/10/20),
+    official split when the data has one, else a seeded split with ``config.fractions`` (docs/science.md §2: 70/10/20),
     stratified by the first task when it is a class label (SynthAE: by emotion)."""
     if config.data == "synthae":
         data = SynthAE(config.n_images, size=config.image_size, seed=config.seed, cache=True)
@@ -78,7 +78,8 @@ def split_samples(config: TrainConfig) -> dict[str, list[Sample]]:
 
 
 def build_datasets(config: TrainConfig, mean_image: torch.Tensor | None = None) -> dict[str, TaskDataset]:
-    """``TaskDataset`` per split with the METHODS §2 transforms at ``config.image_size``. ``normalization="dataset"``
+    """``TaskDataset`` per split with the docs/science.md §2 transforms at ``config.image_size``.
+    ``normalization="dataset"``
     subtracts ``mean_image``, by default the training split's mean image at ``config.image_size``."""
     parts = split_samples(config)
     if config.normalization == "dataset" and mean_image is None:

@@ -1,4 +1,4 @@
-"""Evaluate a model on one split: mean loss per task, metrics per task (METHODS §1), confusion matrices."""
+"""Evaluate a model on one split: mean loss per task, metrics per task (docs/science.md §1), confusion matrices."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-task losses with a validity mask (METHODS.md §1); each kind's loss is its entry in
+"""Per-task losses with a validity mask (docs/science.md §1); each kind's loss is its entry in
 :data:`aelab.task_kinds.TASK_KINDS`.
 
 ==========  ================================  ====================================================

@@ -1,4 +1,4 @@
-"""Evaluation metrics over a whole split (METHODS.md §1 "Metrics"), computed with scikit-learn and SciPy.
+"""Evaluation metrics over a whole split (docs/science.md §1 "Metrics"), computed with scikit-learn and SciPy.
 
 ``compute_metrics(task, logits, targets, mask)`` takes the concatenated logits and targets of a split and
 returns plain floats, as defined by each task kind's entry in :data:`aelab.task_kinds.TASK_KINDS`:
@@ -6,7 +6,7 @@ returns plain floats, as defined by each task kind's entry in :data:`aelab.task_
 ==========  ==========================================================================================
 kind        keys
 ==========  ==========================================================================================
-multiclass  ``accuracy``; ``f1`` = ``f1_macro``: macro-F1 (METHODS choice for the 8 emotions), averaged
+multiclass  ``accuracy``; ``f1`` = ``f1_macro``: macro-F1 (see docs/science.md §8 for the 8 emotions), averaged
             over the classes present in the targets or the predictions (scikit-learn's default labels)
 binary      ``accuracy``, ``precision``, ``recall``, ``f1`` of the positive class (label 1, "high" /
             "positive"); the prediction is positive when sigmoid(logit) > 0.5, i.e. logit > 0

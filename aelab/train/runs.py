@@ -1,4 +1,5 @@
-"""Run folders (DESIGN.md "Run folder"): ``runs/<name>/<utc-time>-<id>/`` with ``config.yaml``, ``metrics.csv``,
+"""Run folders (docs/science.md §9 "Run folder"): ``runs/<name>/<utc-time>-<id>/`` with ``config.yaml``,
+``metrics.csv``,
 ``checkpoints/last.pt`` + ``best.pt`` (written atomically), ``grad_norms.csv`` and ``results.json``, plus
 ``train.lock`` while a process trains in it."""
 

@@ -1,4 +1,4 @@
-"""Layer atlases: every channel visualisation of one layer, computed once and cached on disk (METHODS.md §6).
+"""Layer atlases: every channel visualisation of one layer, computed once and cached on disk (docs/science.md §6).
 
 ``layer_atlas(model, layer, settings, cache_dir)`` renders all channels of ``layer`` (C, 3, H, W) in batches with
 a progress bar and keeps them in ``cache_dir/<layer>-<key>/``, where ``key`` hashes the model (its checkpoint

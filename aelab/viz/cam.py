@@ -1,4 +1,4 @@
-"""Grad-CAM (Selvaraju et al. 2017) for any task head, class and probe layer, through captum (METHODS §6).
+"""Grad-CAM (Selvaraju et al. 2017) for any task head, class and probe layer, through captum (docs/science.md §6).
 
 ``grad_cam(model, images, layer, task, target)`` wraps the multi-task model so that captum sees one output
 tensor per call (:class:`TaskOutput`) and runs ``captum.attr.LayerGradCam`` on the module of probe ``layer``

@@ -120,9 +120,10 @@ class SubjectFocus:
 
     def describe(self) -> str:
         verdict = "pass" if self.passed else "fail"
+        empty = f", {self.empty} empty maps left out" if self.empty else ""
         return (f"Grad-CAM {self.task} ({self.target}) at {self.layer}: {self.value:.0%} of the map in the subject "
                 f"box vs {self.chance:.0%} of the frame = {self.ratio:.1f}× (need ≥ {self.criterion:g}×, "
-                f"n={self.n}) — {verdict}")
+                f"n={self.n}{empty}) — {verdict}")
 
 
 def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequence[float]], *,

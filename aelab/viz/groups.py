@@ -1,4 +1,4 @@
-"""Neuron groups (paper 004 eqs. 4–5; METHODS §6): non-negative matrix factorisation of a layer's activations.
+"""Neuron groups (paper 004 eqs. 4–5; docs/science.md §6): non-negative matrix factorisation of a layer's activations.
 
 For one image (or a set of images) the activations of probe ``layer`` — ``t`` channels of ``m × n`` positions,
 non-negative after a ReLU — are flattened into ``B`` ((images·m·n) × t) and factorised with scikit-learn's
@@ -7,7 +7,7 @@ reshaped to ``(images, r, m, n)``: the group's spatial map per image), ``V`` (r 
 group. NMF fixes ``U·V`` only: a group may be scaled in ``U`` by any ``s`` and in ``V`` by ``1/s``. We fix the
 scale so that every row of ``V`` has unit Euclidean norm (``U`` takes the scale, so maps are in activation units).
 
-Each group is shown two ways (both offered, as METHODS §6 asks):
+Each group is shown two ways (both offered, as docs/science.md §6 asks):
 
 - **paper** (eq. 5): ``S = Σ_k P^k · v_k`` from the layer's atlas ``P`` (:func:`group_images`); with
   ``normalize=True`` (default) the weights are divided by their sum (``S = Σ_k P^k v_k / Σ_k v_k``) so that ``S``

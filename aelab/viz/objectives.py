@@ -1,4 +1,4 @@
-"""Objectives of activation maximisation (METHODS.md §6; the Lucid/Lucent objective algebra, vectorised).
+"""Objectives of activation maximisation (docs/science.md §6; the Lucid/Lucent objective algebra, vectorised).
 
 An :class:`Objective` maps the activation (B, C, H, W) of one probe layer to one score per image (B,): image
 ``i`` of a batch is optimised to raise score ``i``. Its ``batch_size`` is the number of images it describes
@@ -225,7 +225,7 @@ class DirectionObjective(Objective):
 
 
 def channel(layer: str, channels: int | Sequence[int] | torch.Tensor) -> Objective:
-    """One image per channel, each maximising its channel's mean activation (METHODS.md §6 channel
+    """One image per channel, each maximising its channel's mean activation (docs/science.md §6 channel
     visualisation). ``channel("4a", range(512))`` is the objective of a whole layer's atlas."""
     return ChannelObjective(layer, _channels(channels))
 
@@ -243,7 +243,7 @@ def _positions(value: int | Sequence[int] | None, count: int, name: str) -> torc
 
 def neuron(layer: str, channels: int | Sequence[int] | torch.Tensor, x: int | Sequence[int] | None = None,
            y: int | Sequence[int] | None = None) -> Objective:
-    """One image per channel, each maximising its channel at one spatial position (METHODS.md §6 neuron
+    """One image per channel, each maximising its channel at one spatial position (docs/science.md §6 neuron
     visualisation): column ``x`` and row ``y`` of the activation map (one for all, or one per channel); the
     centre (``W // 2``, ``H // 2``) of whatever map the layer produces when omitted."""
     chans = _channels(channels)

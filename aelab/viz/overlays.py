@@ -1,4 +1,4 @@
-"""Matplotlib figures for spatial grids, neuron groups, Grad-CAM and separability (METHODS §6).
+"""Matplotlib figures for spatial grids, neuron groups, Grad-CAM and separability (docs/science.md §6).
 
 Every figure's titles say the layer, the channel / group / class and the task it shows, and spatial grids say
 which of the two ways the cells were made (:data:`aelab.viz.spatial.BLEND_LABEL` or ``ACTIVATION_LABEL``).

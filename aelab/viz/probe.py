@@ -1,4 +1,5 @@
-"""Probe: a named layer's activations, and a model truncated at that layer (METHODS.md §6, DESIGN.md "Model").
+"""Probe: a named layer's activations, and a model truncated at that layer (docs/science.md §6, docs/science.md §9
+"Model").
 
 Every aelab model names its probe points (``model.probe_layers()``) and runs only up to one of them with
 ``model.forward_until(images, name)``: a :class:`~aelab.models.backbones.Backbone` (``"4a"``, ``"layer3"``) as well

@@ -1,4 +1,4 @@
-"""Transformation robustness (METHODS.md §6): Lucid's standard transforms, vectorised over a batch.
+"""Transformation robustness (docs/science.md §6): Lucid's standard transforms, vectorised over a batch.
 
 Lucid's ``standard_transforms`` are, in order: pad 12 with the value 0.5, jitter 8 (a random crop 8 px smaller),
 random scale from ``1 + (i - 5) / 50`` for i = 0..10 (0.90…1.10 in steps of 0.02), random rotation by an angle

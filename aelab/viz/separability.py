@@ -1,4 +1,5 @@
-"""Separability of two classes' neuron groups per layer: paper 004's Fig. 4 comparison made a number (METHODS §6).
+"""Separability of two classes' neuron groups per layer: paper 004's Fig. 4 comparison made a number
+(docs/science.md §6).
 
 Paper 004 factorises each image's activations with r = 1 (eq. 4), renders the group (eq. 5) and eyeballs whether
 positive and negative images give different groups: the more different, the more the layer "carries" the

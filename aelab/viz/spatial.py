@@ -1,4 +1,4 @@
-"""Spatial-position grids (paper 004 eq. 3; METHODS §6): what a layer sees at each place of one input image.
+"""Spatial-position grids (paper 004 eq. 3; docs/science.md §6): what a layer sees at each place of one input image.
 
 A probe layer's activation for one image is ``t`` channels of ``m × n`` positions. It is cut into square
 **cells** of ``cell × cell`` positions, ``ceil(m / cell) × ceil(n / cell)`` of them (the last row / column may be

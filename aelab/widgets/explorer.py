@@ -22,6 +22,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
+from PIL import Image
 
 from aelab.data.images import open_rgb
 from aelab.errors import AelabError
@@ -71,7 +72,7 @@ class Explorer:
 
     # ---- your own photographs ----------------------------------------------------------------------------------
 
-    def add_image(self, image, name: str) -> int:
+    def add_image(self, image: Image.Image, name: str) -> int:
         """Add a PIL picture (any size, RGB) as an explorer image; its index."""
         photo = photo_from_image(image, int(self.config["image_size"]), name)
         self.images.append(ExplorerImage(name, self.loaded.normalize(photo.pixels), photo.pixels))

@@ -1,5 +1,5 @@
 """The selection panel: look at each layer's neuron groups, tick layers, set the weight, train, compare
-(paper 004's human-guided loop; METHODS §3 "Auxiliary classifiers", §6).
+(paper 004's human-guided loop; docs/science.md §3 "Auxiliary classifiers", §6).
 
 Per candidate layer a row shows the neuron-group pictures of a few positive and negative images (from the
 cached atlas), the separability score with its shuffled control, and a checkbox. "train with these layers"

@@ -1,4 +1,4 @@
-"""Readers and writers of the published data set layouts (METHODS §2.1), looked up by name.
+"""Readers and writers of the published data set layouts (docs/science.md §2.1), looked up by name.
 
 >>> samples = read_dataset("fi", "/data/FI")                      # doctest: +SKIP
 >>> write_dataset(samples, "/tmp/fi-copy", "artphoto")            # doctest: +SKIP

@@ -1,4 +1,4 @@
-"""ArtPhoto layout, METHODS §2.1: a flat folder of JPEGs named ``<emotion>_<anything>.jpg``.
+"""ArtPhoto layout, docs/science.md §2.1: a flat folder of JPEGs named ``<emotion>_<anything>.jpg``.
 
 The prefixes are ``amusement anger awe contentment disgust excitement fear sad`` (``sad`` means FI's
 ``sadness``).
@@ -29,7 +29,7 @@ SUFFIXES = (".jpg", ".jpeg")
 
 
 def read_artphoto(root: str | Path, *, strict: bool = False, verify: bool = False) -> list[Sample]:
-    """Read ArtPhoto (METHODS §2.1): label = file-name prefix before the first ``_``.
+    """Read ArtPhoto (docs/science.md §2.1): label = file-name prefix before the first ``_``.
 
     Every ``*.jpg``/``*.jpeg`` file in ``root`` is an image (other files are ignored); sample id = file stem.
     Labels: ``emotion`` (FI index) and ``sentiment`` (valence). An unknown prefix is a

@@ -1,4 +1,4 @@
-"""AVA layout with its style lists and AVA-Comments, METHODS §2.1.
+"""AVA layout with its style lists and AVA-Comments, docs/science.md §2.1.
 
 - ``AVA.txt``: 15 integers per line — index, image id, votes for scores 1..10, semantic tags 1 and 2, challenge.
 - ``images/<id>.jpg``; optional ``tags.txt`` (``1 Abstract``) and ``challenges.txt`` (``1396 100_Meters``).
@@ -108,7 +108,8 @@ def read_ava(
     strict: bool = False,
     verify: bool = False,
 ) -> list[Sample]:
-    """Read AVA (METHODS §2.1): ``subset="all"`` (every AVA.txt image) or ``"style"`` (style-labelled images only).
+    """Read AVA (docs/science.md §2.1): ``subset="all"`` (every AVA.txt image) or ``"style"`` (style-labelled images
+    only).
 
     Labels: ``aesthetic_score`` (vote-weighted mean), ``aesthetic`` (mean > 5), ``style`` where the style lists
     know the image (train.lab one-hot, test.multilab as given) and ``comments`` from AVA-Comments.

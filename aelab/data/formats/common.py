@@ -1,4 +1,4 @@
-"""Helpers shared by the readers and writers of the published layouts (METHODS §2.1).
+"""Helpers shared by the readers and writers of the published layouts (docs/science.md §2.1).
 
 Readers parse text tables with :func:`read_table` (lines from :func:`text_lines`: strict UTF-8, a BOM
 skipped), turn fields into checked integers with :func:`parse_int` and :func:`parse_code`, resolve paths found

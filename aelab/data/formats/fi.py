@@ -1,4 +1,4 @@
-"""FI (Flickr & Instagram emotions) layout, METHODS §2.1: ``emotion_dataset/<emotion>/<file>.jpg``.
+"""FI (Flickr & Instagram emotions) layout, docs/science.md §2.1: ``emotion_dataset/<emotion>/<file>.jpg``.
 
 The label is the folder name (FI order, :data:`aelab.tasks.EMOTIONS`); ``sentiment`` follows from valence.
 """
@@ -38,7 +38,7 @@ def _emotion_root(root: Path) -> Path:
 
 
 def read_fi(root: str | Path, *, strict: bool = False, verify: bool = False) -> list[Sample]:
-    """Read FI (METHODS §2.1): every image under ``emotion_dataset/<emotion>/`` (``root`` may be that folder).
+    """Read FI (docs/science.md §2.1): every image under ``emotion_dataset/<emotion>/`` (``root`` may be that folder).
 
     Sample ids are ``<emotion>/<file stem>``. Labels: ``emotion`` (FI index of the folder name) and
     ``sentiment`` (1 for amusement, awe, contentment, excitement). A folder with another name is a

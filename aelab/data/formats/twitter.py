@@ -1,4 +1,4 @@
-"""Twitter image sentiment layout (You et al. 2015), METHODS §2.1.
+"""Twitter image sentiment layout (You et al. 2015), docs/science.md §2.1.
 
 ``twitter_{five,four,three}_agrees.txt``: one ``<image_filename> <label>`` per line (1 positive, 0 negative);
 images in ``Agg_AMT_Candidates/``. The three subsets are nested: an image on which five annotators agree is
@@ -39,7 +39,7 @@ def label_file(agree: str) -> str:
 def read_twitter(
     root: str | Path, *, agree: str = "five", strict: bool = False, verify: bool = False
 ) -> list[Sample]:
-    """Read one Twitter subset (METHODS §2.1): ``agree`` in ``five`` (default), ``four``, ``three``.
+    """Read one Twitter subset (docs/science.md §2.1): ``agree`` in ``five`` (default), ``four``, ``three``.
 
     Sample id = image file stem, label ``sentiment``; ``meta["agree"]`` records the subset read. The label is
     the last field of a line, so a file name may contain spaces (``my photo.jpg 1``). A file listed again with

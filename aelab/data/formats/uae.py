@@ -1,4 +1,4 @@
-"""UAE and IAE layouts (the same 22,086 images, two distributions), METHODS §2.1.
+"""UAE and IAE layouts (the same 22,086 images, two distributions), docs/science.md §2.1.
 
 - ``uae``: ``images/<index>.jpg``; ``{train,val,test}_aes_list.txt`` (``IMAGE_ID AESTHETIC_LABEL``, 0 low / 1 high)
   and ``{train,val,test}_emo_list.txt`` (``IMAGE_ID EMOTION_LABEL``); optional ``scores.h5``.
@@ -135,7 +135,7 @@ def read_uae(
     strict: bool = False,
     verify: bool = False,
 ) -> list[Sample]:
-    """Read UAE (METHODS §2.1) — the official ``split`` (``train``/``val``/``test``) or ``all`` (default).
+    """Read UAE (docs/science.md §2.1) — the official ``split`` (``train``/``val``/``test``) or ``all`` (default).
 
     ``emotion_order`` names what emotion code i means (undocumented by UAE; default FI order) and is
     converted to FI indices. Samples (id = image index, sorted) carry the labels their lists give
@@ -258,7 +258,7 @@ def _iae_images(image: np.ndarray, root: Path, path: Path) -> tuple[list[str], l
 
 
 def read_iae(root: str | Path, *, strict: bool = False, verify: bool = False) -> list[Sample]:
-    """Read IAE (METHODS §2.1): ``final_aes_emo.h5`` → ``aesthetic`` and ``emotion`` (converted to FI order).
+    """Read IAE (docs/science.md §2.1): ``final_aes_emo.h5`` → ``aesthetic`` and ``emotion`` (converted to FI order).
 
     ``image`` may hold file names or ids (strings or integers, files under ``images/``; id = file stem) or a
     uint8 N×H×W×3 array (kept in memory; id = row). A row of ``aes``/``emo`` that is not one-hot is a

@@ -5,7 +5,7 @@ sees every factor an image shows, but not the hidden part, is the ceiling any ne
 
 - **aesthetic**: the observable quality ``q_o`` (centre + scale × the composition, harmony, sharpness, noise,
   valence and effect terms) leaves out the per-image taste ``N(0, TASTE_SD)`` and the ten raters' noise. The
-  probability of "high" (mean of the UAE-protocol ratings 10/7/4/1 > 5, METHODS §1) given ``q_o`` is computed
+  probability of "high" (mean of the UAE-protocol ratings 10/7/4/1 > 5, docs/science.md §1) given ``q_o`` is computed
   exactly (Gauss–Hermite quadrature over the taste, the exact distribution of the ten ratings); it rises with
   ``q_o``, so the oracle answers "high" above the quality where it reaches one half.
 - **emotion**: the posterior over the eight emotions given the realised recipe attributes (hue, tone, shapes and

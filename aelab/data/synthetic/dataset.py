@@ -25,7 +25,7 @@ def clip_box(box: list[float]) -> list[float]:
 
 
 class SynthAE(Dataset):
-    """``n`` synthetic images of ``size`` pixels whose labels follow visual factors (METHODS §1, §6).
+    """``n`` synthetic images of ``size`` pixels whose labels follow visual factors (docs/science.md §1, §6).
 
     Each emotion sets a recipe (hue family, saturation/brightness, shapes, smooth vs granular texture);
     aesthetic quality follows composition, colour harmony, sharpness, noise and valence, rated by ten

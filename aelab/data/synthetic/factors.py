@@ -54,7 +54,7 @@ def _subject_box(rng: np.random.Generator, composition: str, macro: bool) -> lis
 
 def draw_factors(seed: int, index: int) -> dict[str, Any]:
     """All latent factors of image ``index`` of the SynthAE set with ``seed``: recipe, palette, composition,
-    effects, latent quality and the 10 simulated raters' scores (UAE protocol, METHODS §1)."""
+    effects, latent quality and the 10 simulated raters' scores (UAE protocol, docs/science.md §1)."""
     rng = factor_rng(seed, index, 0)
     emotion = int(rng.integers(len(EMOTIONS)))
     positive = is_positive(emotion)
@@ -121,7 +121,7 @@ def draw_factors(seed: int, index: int) -> dict[str, Any]:
 
 
 def labels_from_factors(factors: dict[str, Any]) -> dict[str, Any]:
-    """Canonical labels (DESIGN.md) of one image: emotion, sentiment, aesthetic score and class, style."""
+    """Canonical labels (docs/science.md §9) of one image: emotion, sentiment, aesthetic score and class, style."""
     score = float(np.mean(factors["ratings"]))
     return {
         "emotion": factors["emotion"],

@@ -2,7 +2,7 @@
 
 Positive emotions read soft and harmonious (smooth gradients, rounded shapes, light colours); negative
 ones granular and disordered (noise, clutter, jagged shards, dark or muddy colours), mirroring what
-paper 004's neuron groups showed for real positive/negative images (METHODS §6).
+paper 004's neuron groups showed for real positive/negative images (docs/science.md §6).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Loss balancing strategies (METHODS.md §4), one small file each behind :class:`Balancer` (``base.py``).
+"""Loss balancing strategies (docs/science.md §4), one small file each behind :class:`Balancer` (``base.py``).
 
 >>> balancer = build_balancer("dwa", ["aesthetic", "emotion"], temperature=2.0)
 """

@@ -1,4 +1,4 @@
-"""The balancer contract (DESIGN.md "Balancer"; METHODS.md §4).
+"""The balancer contract (docs/science.md §9 "Balancer"; docs/science.md §4).
 
 A balancer turns the per-task losses of a batch into the one loss the trainer back-propagates. The trainer
 calls, in this order::

@@ -1,4 +1,4 @@
-"""Dynamic Weight Average (Liu, Johns, Davison 2019; METHODS.md §4 "DWA").
+"""Dynamic Weight Average (Liu, Johns, Davison 2019; docs/science.md §4 "DWA").
 
 For epoch k (1-based)::
 

@@ -1,4 +1,4 @@
-"""Fixed task weights: ``L = Σ_t w_t·L_t`` (METHODS.md §1 "joint loss", §4 "Fixed")."""
+"""Fixed task weights: ``L = Σ_t w_t·L_t`` (docs/science.md §1 "joint loss", §4 "Fixed")."""
 
 from __future__ import annotations
 

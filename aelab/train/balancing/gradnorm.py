@@ -1,4 +1,4 @@
-"""GradNorm (Chen, Badrinarayanan, Lee, Rabinovich 2018; METHODS.md §4 "GradNorm").
+"""GradNorm (Chen, Badrinarayanan, Lee, Rabinovich 2018; docs/science.md §4 "GradNorm").
 
 Learnable task weights ``w_t`` (initialised 1) are trained, alongside the model, to equalise the tasks'
 gradient norms on the shared parameters W::
@@ -12,7 +12,7 @@ made positive and renormalised to ``Σ_t w_t = K`` (:meth:`after_step`). α = 1.
 
 **Shared parameters.** :meth:`attach` takes W from ``model.shared_parameters()``; the model decides what plays
 the paper's "last shared layer" (hard sharing: the last shared stage; soft sharing, which has no shared layer:
-the connector parameters, METHODS §4 choice). A model with none (the ``single`` baseline) is an error.
+the connector parameters, docs/science.md §4 choice). A model with none (the ``single`` baseline) is an error.
 
 **How w gets its gradient.** ``‖∇_W L_t‖`` is computed with :func:`torch.autograd.grad` (no second-order graph
 through the model is needed, since G_t is linear in w_t), so L_grad is a function of w alone. ``forward`` returns

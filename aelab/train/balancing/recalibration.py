@@ -1,11 +1,11 @@
-"""Gradient recalibration (paper 000, eqs. 7–8; METHODS.md §3) as a balancing choice.
+"""Gradient recalibration (paper 000, eqs. 7–8; docs/science.md §3) as a balancing choice.
 
 The recalibration itself happens inside the AFI connectors (the model): at each connector the gradient through
 the interaction path is scaled by ``T / (log ρ + 1)`` when ``ρ = ‖g_AFI‖ / ‖g_SC‖ > 1``. This balancer switches
 it on in :meth:`attach` via ``model.set_recalibration(True, temperature=T, learn_temperature=...)`` and
 otherwise combines the task losses with fixed weights (same defaults as ``fixed``). ``learn_temperature=False``
-(default) keeps T a fixed hyperparameter; ``True`` asks the model for a learned per-connector T (METHODS
-choice; those parameters belong to the model).
+(default) keeps T a fixed hyperparameter; ``True`` asks the model for a learned per-connector T (see docs/science.md
+§8; those parameters belong to the model).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Homoscedastic uncertainty weighting (Kendall, Gal, Cipolla 2018; METHODS.md §4 "Uncertainty").
+"""Homoscedastic uncertainty weighting (Kendall, Gal, Cipolla 2018; docs/science.md §4 "Uncertainty").
 
 With a learnable ``s_t = log σ_t²`` per task (initialised 0)::
 
