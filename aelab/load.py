@@ -25,17 +25,7 @@ from aelab.examples import Examples, examples
 from aelab.models import build_model
 from aelab.train.data import MEAN_IMAGE_FILE
 from aelab.train.distributed import pick_device
-from aelab.train.runs import checkpoint_path, load_checkpoint, read_config
-
-
-def run_checkpoint(folder: str | Path, checkpoint: str = "best") -> Path:
-    """The checkpoint file of a run folder that ``checkpoint`` names (``best`` falls back to ``last``)."""
-    path = checkpoint_path(folder, checkpoint)
-    if not path.exists() and checkpoint == "best":
-        path = checkpoint_path(folder, "last")
-    if not path.exists():
-        raise AelabError(f"{folder} has no checkpoint {checkpoint!r} (looked for {path})")
-    return path
+from aelab.run_folder import load_checkpoint, read_config, run_checkpoint
 
 
 def read_mean_image(folder: str | Path) -> torch.Tensor:

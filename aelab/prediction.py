@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from aelab.data.images import open_rgb

@@ -34,6 +34,7 @@ from aelab.models.mcn import MCN
 from aelab.models.multitask import ShareSplit, SingleTaskModels
 from aelab.models.twobranch import TwoBranchModel
 from aelab.models.weights import StateDict, load_strict, read_state_dict
+from aelab.run_folder import CHECKPOINTS, load_checkpoint, read_config, run_checkpoint
 
 InitSource = str | os.PathLike
 Init = Mapping[str, InitSource]
@@ -61,8 +62,6 @@ def named_backbones(model: nn.Module) -> dict[str, Backbone]:
 def run_folder(path: Path, parameter: str) -> Path:
     """``path`` when it is a run folder, else the most recent run folder with a checkpoint directly inside it
     (run folders are named by UTC time, so the last name in order is the latest)."""
-    from aelab.train.runs import CHECKPOINTS
-
     if (path / "config.yaml").is_file():
         return path
     runs = sorted(p for p in path.iterdir() if (p / "config.yaml").is_file() and any((p / CHECKPOINTS).glob("*.pt")))
@@ -74,23 +73,26 @@ def run_folder(path: Path, parameter: str) -> Path:
 
 def _from_run(folder: Path, name: str, target: Backbone, parameter: str) -> tuple[StateDict, str]:
     """The state dict of the backbone ``name`` (else the only backbone) of the run in ``folder``."""
-    from aelab.load import load_run
-    from aelab.train.runs import read_config
+    from aelab.models.registry import build_model  # the registry builds on this module
 
-    backbone = read_config(folder).get("backbone")
+    config = read_config(folder)
+    backbone = config.get("backbone")
     if backbone != target.name:
         raise ConfigError(parameter, str(folder), f"a run with the {target.name} backbone of this model "
                                                   f"(that run has {backbone})")
-    run = load_run(folder, device="cpu")
-    sources = named_backbones(run.model)
+    checkpoint = run_checkpoint(folder)
+    model = build_model(config["arch"], config["backbone"], tasks=config["tasks"], weights=None,
+                        **config.get("model_options", {}))
+    model.load_state_dict(load_checkpoint(checkpoint)["model"])
+    sources = named_backbones(model)
     if name in sources:
         chosen = name
     elif len(sources) == 1:
         chosen = next(iter(sources))
     else:
         raise ConfigError(parameter, str(folder), f"a run with a backbone named {name!r} or with a single backbone "
-                                                  f"(that {run.config.get('arch')} run has {', '.join(sources)})")
-    return sources[chosen].state_dict(), f"{parameter}: backbone {chosen!r} of {run.checkpoint}"
+                                                  f"(that {config.get('arch')} run has {', '.join(sources)})")
+    return sources[chosen].state_dict(), f"{parameter}: backbone {chosen!r} of {checkpoint}"
 
 
 def source_state(source: InitSource, name: str, target: Backbone) -> tuple[StateDict, str]:

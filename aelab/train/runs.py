@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from aelab.errors import AelabError
+from aelab.run_folder import CHECKPOINTS, checkpoint_path, load_checkpoint, read_config
 from aelab.io import CsvLog, refuse_symlinks, torch_save_atomic, write_json_atomic, write_yaml_atomic
 
-CHECKPOINTS = "checkpoints"
 LOCK = "train.lock"
 RUN_FILES = ("config.yaml", "metrics.csv", "grad_norms.csv", "results.json", "mean_image.pt", CHECKPOINTS,
              f"{CHECKPOINTS}/last.pt", f"{CHECKPOINTS}/best.pt", LOCK)
@@ -65,32 +64,9 @@ def write_config(folder: Path, config: dict[str, Any]) -> Path:
     return write_yaml_atomic({"config": config, "environment": environment()}, folder / "config.yaml")
 
 
-def read_config(folder: str | Path) -> dict[str, Any]:
-    """The ``config`` section of a run's ``config.yaml``."""
-    path = Path(folder) / "config.yaml"
-    if not path.exists():
-        raise AelabError(f"{path} not found: {folder} is not a run folder")
-    return yaml.safe_load(path.read_text())["config"]
-
-
 def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
     """Write a checkpoint to a temporary file and rename it: an interruption never leaves half a file."""
     return torch_save_atomic(state, path)
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint safely (``weights_only=True``: a pickle from elsewhere cannot run code)."""
-    path = Path(path)
-    if not path.exists():
-        raise AelabError(f"checkpoint {path} not found")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # corrupt or foreign file: name it
-        raise AelabError(f"checkpoint {path} cannot be read: {error}") from None
-
-
-def checkpoint_path(folder: str | Path, which: str = "last") -> Path:
-    return Path(folder) / CHECKPOINTS / f"{which}.pt"
 
 
 def read_metrics(folder: str | Path) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ Tags, by family:
 - ``task_weight/<task>``: the balancer's weight of each task's loss at the epoch's end;
 - ``grad_ratio/<group>``: ‖∇L_second task‖ / ‖∇L_first task‖ on each connector's parameters (paper 000's task
   imbalance), with ``grad_norm/<group>/<task>``, whenever the trainer measures them;
-- images ``confusion/<split>`` and ``grad_cam/<task>`` at the end.
+- images ``confusion/<split>`` at the end.
 
 Steps are optimiser steps: a value measured while step ``s`` runs is written at ``s + 1``, an epoch's values at
 the number of steps done when the epoch ends. A run resumed from a checkpoint taken after ``S`` steps opens the
@@ -23,19 +23,16 @@ and no step appears twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 FOLDER = "tensorboard"
-CAM_IMAGES = 6
-"""Images of the test split shown in the Grad-CAM sheet."""
 
 
 def available() -> bool:
@@ -121,47 +118,13 @@ def gradient_scalars(board: Board, group: str, norms: Mapping[str, float], ratio
         board.scalars("grad_ratio", {group: ratio}, step)
 
 
-def cam_layer(model: nn.Module, task: str) -> str:
-    """The deepest probe stage that feeds ``task``'s head: the last ``<task>.stage…`` or ``shared.stage…``
-    probe layer, else the model's last probe layer."""
-    layers = list(model.probe_layers())
-    own = [name for name in layers if name.partition(".")[0] in (task, "shared") and "stage" in name]
-    return (own or layers)[-1]
-
-
-def grad_cam_sheet(model: nn.Module, images: torch.Tensor, task: str) -> Figure:
-    """Grad-CAM (Selvaraju et al. 2017) of ``task``'s predicted class for a few images at :func:`cam_layer`."""
-    from aelab.viz.cam import TaskOutput, grad_cam
-    from aelab.viz.overlays import cam_figure, denormalize
-
-    layer = cam_layer(model, task)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            targets = TaskOutput(model, task)(images.to(device)).argmax(dim=1).cpu()
-    finally:
-        model.train(was_training)
-    cams = grad_cam(model, images, layer, task, target=targets)
-    classes = {t.name: tuple(t.classes) for t in model.tasks}.get(task) or ()
-    names = [classes[int(i)] if int(i) < len(classes) else "score" for i in targets]
-    return cam_figure(list(denormalize(images, model)), cams, layer=layer, task=task, classes=names)
-
-
-def final_figures(board: Board, results: Mapping[str, Any], model: nn.Module, images: torch.Tensor | None,
-                  tasks: Sequence[str], step: int) -> None:
-    """Confusion matrices of each split in ``results`` and, when ``images`` are given and the model reads
-    nothing but images, a Grad-CAM sheet per task."""
+def final_figures(board: Board, results: Mapping[str, Any], step: int) -> None:
+    """Confusion matrices of each split in ``results`` (Grad-CAM sheets are drawn above the training package,
+    by notebook 05 and ``aelab explain``, from the finished run)."""
     if isinstance(board, NullBoard):
         return
-    from aelab.models.inputs import batch_inputs
-    from aelab.viz.training import confusion_matrices
+    from aelab.train.figures import confusion_matrices
 
     for split in ("val", "test"):
         if results.get(split, {}).get("confusion"):
             board.figure(f"confusion/{split}", confusion_matrices(dict(results), split), step)
-    if images is None or batch_inputs(model) or not hasattr(model, "probe_layers"):
-        return
-    for task in tasks:
-        board.figure(f"grad_cam/{task}", grad_cam_sheet(model, images, task), step)

@@ -39,7 +39,7 @@ from aelab.train.gradients import probe_groups, task_gradient_norms
 from aelab.train.losses import model_task_losses
 from aelab.train.runs import (CsvLog, RunLock, check_run_files, checkpoint_path, load_checkpoint, new_run_folder,
                               save_checkpoint, write_config, write_results)
-from aelab.train.tensorboard import (CAM_IMAGES, Board, NullBoard, final_figures, gradient_scalars, open_board,
+from aelab.train.tensorboard import (Board, NullBoard, final_figures, gradient_scalars, open_board,
                                      optimizer_scalars, split_scalars)
 
 DEFAULT_EPOCHS: int = TrainConfig.__dataclass_fields__["epochs"].default
@@ -427,14 +427,10 @@ class Trainer:
         optimizer_scalars(self.board, self.optimizer, self.balancer.weights(), self.step)
 
     def _board_end(self, results: dict[str, Any], test: SplitResult | None) -> None:
-        """TensorBoard at the end: the test split's scalars, confusion matrices and a Grad-CAM sheet."""
+        """TensorBoard at the end: the test split's scalars and the confusion matrices."""
         if test is not None:
             split_scalars(self.board, "test", test.losses, self.step, test.metrics, test.score)
-        images = None
-        if "test" in self.datasets:
-            data = self.datasets["test"]
-            images = torch.stack([data[i]["image"] for i in range(min(CAM_IMAGES, len(data)))])
-        final_figures(self.board, results, self.model, images, [t.name for t in self.tasks], self.step)
+        final_figures(self.board, results, self.step)
 
     def _finish(self, seconds: float, images_seen: int) -> dict[str, Any]:
         best = checkpoint_path(self.folder, "best")

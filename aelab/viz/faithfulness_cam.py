@@ -282,11 +282,14 @@ class FocusComparison:
         return all(t.passed for t in self.tasks.values())
 
     def describe(self) -> str:
-        parts = [f"{t.task} {t.concentration.mean:+.2f} ± {t.concentration.std:.2f} "
-                 f"({t.concentration.higher}/{t.concentration.n})" for t in self.tasks.values()]
+        parts = []
+        for t in self.tasks.values():
+            c = t.concentration
+            box = f", in box Δ {t.in_box.mean:+.2f} ± {t.in_box.std:.2f}" if t.in_box is not None else ""
+            parts.append(f"{t.task}: concentration Δ {c.mean:+.2f} ± {c.std:.2f} (higher in {c.higher}/{c.n}){box}")
         verdict = "pass" if self.passed else "fail"
-        return (f"multi-task vs single-task Grad-CAM, top-{TOP_SHARE:.0%} concentration Δ: {'; '.join(parts)} "
-                f"(uniform {self.chance:.2f}) — {verdict}")
+        return (f"multi-task − single-task Grad-CAM (top-{TOP_SHARE:.0%} concentration, uniform {self.chance:.2f}): "
+                f"{'; '.join(parts)} — {verdict}")
 
 
 def focus_comparison(multi: nn.Module, single: nn.Module, images: torch.Tensor,

@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
-import numpy as np
 from matplotlib.figure import Figure
 
-from aelab.tasks import get_task
+from aelab.train.figures import confusion_matrices  # noqa: F401  (its home is with the training results)
 from aelab.train.runs import read_metrics
 
 
@@ -56,26 +54,5 @@ def gradient_ratio_curve(folder: str | Path, tasks: list[str]) -> Figure | None:
     ax.set_ylabel(f"‖∇ {tasks[1]}‖ / ‖∇ {tasks[0]}‖")
     ax.set_title("gradient-norm ratio between tasks at each connector")
     ax.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
-
-
-def confusion_matrices(results: dict[str, Any], split: str = "test") -> Figure:
-    """Row-normalised confusion matrix of every classification task in ``results[split]``."""
-    matrices = results[split]["confusion"]
-    figure, axes = plt.subplots(1, len(matrices), figsize=(4.5 * len(matrices), 4.2), squeeze=False)
-    for ax, (task, matrix) in zip(axes[0], matrices.items()):
-        counts = np.asarray(matrix, dtype=float)
-        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-        names = get_task(task).classes
-        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
-        for (i, j), value in np.ndenumerate(counts):
-            ax.text(j, i, int(value), ha="center", va="center", fontsize=7,
-                    color="white" if shares[i, j] > 0.5 else "black")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{task} ({split})")
     figure.tight_layout()
     return figure
