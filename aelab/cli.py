@@ -1,5 +1,5 @@
-"""The ``aelab`` command: ``demo`` (the main job), ``sweep``, ``train``, ``predict``, ``preview``, ``export``
-and ``lab``."""
+"""The ``aelab`` command: ``demo`` (the main job), ``sweep``, ``train``, ``predict``, ``explain``, ``evaluate``,
+``cache``, ``preview``, ``export`` and ``lab``. A user error prints one line, ``aelab <command>: error: …``."""
 
 from __future__ import annotations
 

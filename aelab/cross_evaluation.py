@@ -149,10 +149,11 @@ def _check_arguments(data: str, root: str | Path, split: str, seed: int | None, 
 
 def labelled_tasks(samples: Sequence) -> list[str]:
     """The registered label tasks (not text) that at least one sample carries, in registry order."""
+    from aelab.task_kinds import kind_of
     from aelab.tasks import TASKS
 
     present = {key for sample in samples for key in sample.labels}
-    return [name for name, task in TASKS.items() if name in present and task.kind != "text"]
+    return [name for name, task in TASKS.items() if name in present and kind_of(task).predicted]
 
 
 def shared_tasks(run_tasks: Sequence[str], data_tasks: Sequence[str], asked: Sequence[str] | None,

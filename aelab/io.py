@@ -54,6 +54,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _ordinary_mode() -> int:
+    """The mode an ordinary new file gets here: 0666 less the process's umask (read without changing it: /proc
+    where present, else by setting and restoring it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> Path:
     """Call ``write(stream)`` on a temporary file beside ``path``, then rename it to ``path``.
 
@@ -66,6 +80,7 @@ def write_atomic(path: str | Path, write: Callable[[IO], None], binary: bool = F
         text_options = {} if binary else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(handle, "wb" if binary else "w", **text_options) as stream:
             write(stream)
+        os.chmod(temporary, _ordinary_mode())  # mkstemp makes 0600; the file is as readable as any other
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -88,3 +88,15 @@ def test_csv_log_appends_under_one_header_and_truncates(tmp_path):
     assert again.fields == ["epoch", "loss", "score"]
     again.truncate_after(0)
     assert (tmp_path / "metrics.csv").read_text().splitlines() == ["epoch,loss,score", "0,1.0,", "0,,0.5"]
+
+
+def test_atomic_writes_are_as_readable_as_ordinary_files(tmp_path):
+    import os
+    import stat
+
+    from aelab.io import write_json_atomic
+
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("x")
+    written = write_json_atomic({"a": 1}, tmp_path / "results.json")
+    assert stat.S_IMODE(os.stat(written).st_mode) == stat.S_IMODE(os.stat(ordinary).st_mode)

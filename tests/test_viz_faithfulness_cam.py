@@ -11,9 +11,9 @@ from aelab.models import build_model
 from aelab.reference_model import reference_run
 from aelab.tasks import get_task
 from aelab.viz.coattention import WordAttention
-from aelab.viz.faithfulness_cam import (PairedDifference, concentration, focus_comparison, focus_comparison_of_runs,
-                                        focus_layer, held_out, spliced_check, spliced_check_of_run, subject_focus,
+from aelab.viz.faithfulness_cam import (focus_layer, held_out, spliced_check, spliced_check_of_run, subject_focus,
                                         subject_focus_of_run)
+from aelab.viz.faithfulness_focus import PairedDifference, concentration, focus_comparison, focus_comparison_of_runs
 from aelab.viz.faithfulness_text import (FUNCTION_WORDS, SUBJECT_WORDS, attention_in_box, coattention_focus,
                                          coattention_focus_from)
 
@@ -29,7 +29,8 @@ class Wired(nn.Module):
     tasks = [get_task("aesthetic")]
     task_names = ["aesthetic"]
 
-    def __init__(self, colours, *, bias=0.0, signs=None, mask=None, layers=("aesthetic.stage1", "aesthetic.connector1")):
+    def __init__(self, colours, *, bias=0.0, signs=None, mask=None,
+                 layers=("aesthetic.stage1", "aesthetic.connector1")):
         super().__init__()
         self.conv = nn.Conv2d(3, len(colours), 1)
         with torch.no_grad():
@@ -125,14 +126,16 @@ def test_a_model_that_reads_the_content_picks_the_deciding_half_every_time():
     assert "low 10/10" in result.describe() and result.chance == 0.5
 
 
-def test_a_model_that_always_looks_left_scores_chance():
-    # the classes take turns on the left, so a side bias cannot pass
-    model, images, labels = red_versus_blue()
+def test_a_model_that_always_looks_left_is_right_only_when_its_class_is_there():
+    # the classes take turns on the left: a map fixed on the left half is right in half of the splices
+    _, images, labels = red_versus_blue()
     left = torch.zeros(SIDE // 4, SIDE // 4)
     left[:, :SIDE // 8] = 1
-    biased = Wired([RED, BLUE], signs=[1.0, -1.0], mask=left)
+    biased = Wired([(0.0, 0.0, 0.0)], bias=1.0, mask=left)  # class high: the left half; class low: an empty map
     result = spliced_check(biased, images, labels, splices=10)
-    assert result.value == pytest.approx(0.5) and not result.passed
+    assert result.hits == {"low": 0, "high": 5} and result.value == 0.25 and not result.passed
+    reads_colour_on_the_left = Wired([RED, BLUE], signs=[1.0, -1.0], mask=left)
+    assert spliced_check(reads_colour_on_the_left, images, labels, splices=10).value == pytest.approx(0.5)
 
 
 def test_spliced_check_says_which_class_is_missing():
@@ -159,6 +162,8 @@ def test_focus_layer_is_the_last_connector_or_the_same_place_in_a_single_task_ne
     single = build_model("single", "tiny", tasks=["aesthetic", "emotion"])
     assert focus_layer(afi, "emotion") == "emotion.connector5"
     assert focus_layer(single, "emotion") == "emotion.stage5"
+    shallow = build_model("afi", "tiny", tasks=["aesthetic", "emotion"], stages="shallow")
+    assert focus_layer(shallow, "aesthetic") == "aesthetic.connector2"  # connectors after stages 1–2 only
 
 
 def test_the_focused_model_wins_the_comparison_and_the_spread_one_loses():
@@ -172,7 +177,8 @@ def test_the_focused_model_wins_the_comparison_and_the_spread_one_loses():
     assert task.concentration.mean == pytest.approx(task.concentration.first - task.concentration.second)
     assert task.concentration.higher == 6 and task.concentration.p_value < 0.05
     assert task.in_box.first > 0.6 and task.in_box.second == pytest.approx(result.area, rel=1e-3)
-    assert result.passed and "aesthetic: concentration Δ +0.80 ± 0.00 (higher in 6/6), in box Δ +0.6" in result.describe()
+    assert result.passed
+    assert "aesthetic: concentration Δ +0.80 ± 0.00 (higher in 6/6), in box Δ +0.6" in result.describe()
     reverse = focus_comparison(spread, focused, images, boxes, targets={"aesthetic": 1})
     assert reverse.tasks["aesthetic"].concentration.lower == 6 and not reverse.passed
 
@@ -204,6 +210,19 @@ def test_the_checks_run_on_a_trained_run():
         assert task.concentration.mean == pytest.approx(0.0, abs=1e-6)
         assert task.concentration.higher == task.concentration.lower == 0
     assert not same.passed
+
+
+def test_runs_are_compared_on_each_image_true_class(monkeypatch):
+    import aelab.viz.faithfulness_focus as module
+
+    seen = {}
+    monkeypatch.setattr(module, "focus_comparison", lambda *args, **options: seen.update(args=args, **options))
+    run = reference_run()
+    focus_comparison_of_runs(run, run, n=6)
+    _, data = held_out(run, 6)
+    assert set(seen["targets"]) == {"aesthetic", "emotion"}
+    assert seen["targets"]["emotion"].tolist() == data.labels["emotion"].tolist()
+    assert torch.allclose(seen["single_images"], data.images, atol=1e-6)
 
 
 def test_a_run_check_names_a_bad_image_count():

@@ -15,6 +15,7 @@ import torch
 
 from aelab.load import LoadedRun, load_run
 from aelab.selection.choice import candidate_layers
+from aelab.task_kinds import kind_of
 from aelab.tasks import get_task
 from aelab.viz.atlas import layer_atlas
 from aelab.viz.groups import group_images, neuron_groups
@@ -59,7 +60,7 @@ class SelectionEvidence:
 def _label_key(config: dict, available: Sequence[str]) -> str:
     """The run's first task when it is binary (sentiment, aesthetic), else ``sentiment`` (valence)."""
     first = get_task(config["tasks"][0])
-    if first.kind == "binary" and first.name in available:
+    if kind_of(first).exclusive and len(first.classes) == 2 and first.name in available:
         return first.name
     if "sentiment" in available:
         return "sentiment"

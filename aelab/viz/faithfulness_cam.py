@@ -1,31 +1,26 @@
-"""Does a Grad-CAM map show what SynthAE planted? Three numbers, each beside its chance level.
+"""Does a Grad-CAM map show what SynthAE planted? Two numbers, each beside its chance level.
 
 - :func:`subject_focus`: the share of the (positive) Grad-CAM map inside the subject box against the box's share
   of the frame, which is what a map that ignores position puts there. SynthAE plants composition on the subject,
   so the aesthetic head should look at it: criterion ``share ≥ 2 × area``.
 - :func:`spliced_check`: paper 004's spliced images (Fig. 6), counted. Each splice joins an image of one class and
   one of the other; the map of each class should put most of its mass on the half that shows that class. The two
-  classes take turns on the left, so a map that always favours one side scores chance (0.5). Criterion ``≥ 0.9``.
-- :func:`focus_comparison`: paper 000's Fig. 5 (Shen et al. 2022) as a number. On the same images, at the last
-  connector, the multi-task (AFI) model's maps against the single-task baseline's, per task: *concentration*
-  (share of the map's mass in its top 20 % of pixels; a uniform map gives 0.2) and share inside the subject box,
-  with the paired difference (mean ± std), how many images go either way and a one-sided sign test. The paper
-  says AFI focuses more: it passes when concentration is higher for AFI (mean difference > 0, sign test p < 0.05).
+  classes take turns on the left, so a map fixed on one side is right in half of the splices. Criterion ``≥ 0.9``.
 
-Each returns a small frozen dataclass with ``value``, ``chance``, ``passed`` and a one-line ``describe()`` for a
-figure title; the ``*_of_run`` variants read a trained run (:func:`aelab.load_run`) and its held-out SynthAE
-images (:meth:`aelab.load.LoadedRun.examples`).
+Paper 000's Fig. 5 (multi-task against single-task maps) is :mod:`aelab.viz.faithfulness_focus`. Each check returns
+a small frozen dataclass with ``value``, ``chance``, ``passed`` and a one-line ``describe()`` for a figure title;
+the ``*_of_run`` variants read a trained run (:func:`aelab.load_run`) and its held-out SynthAE images
+(:meth:`aelab.load.LoadedRun.examples`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import nn
 
 from aelab.errors import AelabError, ConfigError
@@ -35,27 +30,28 @@ from aelab.viz.probe import probe_layers
 SUBJECT_FOCUS_CRITERION = 2.0  # share inside the subject box ≥ 2 × the box's area share
 SPLICED_CRITERION = 0.9  # share of the maps that pick the half showing their class
 SPLICED_CHANCE = 0.5
-TOP_SHARE = 0.2  # concentration: mass in the map's top 20 % of pixels
-SIGN_TEST_LEVEL = 0.05
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
 
 
-def _count(parameter: str, value: object, minimum: int = 1) -> int:
+def check_count(parameter: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int; ConfigError naming ``parameter`` unless it is an integer ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(parameter, value, f"an integer >= {minimum}")
     return int(value)
 
 
-def _batch(images: torch.Tensor) -> torch.Tensor:
+def check_images(images: torch.Tensor) -> torch.Tensor:
+    """A ``(B, 3, H, W)`` batch (one ``(3, H, W)`` image gains the batch axis); ConfigError otherwise."""
     images = images[None] if isinstance(images, torch.Tensor) and images.dim() == 3 else images
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
         raise ConfigError("images", getattr(images, "shape", type(images).__name__), "a (B, 3, H, W) tensor")
     return images
 
 
-def _boxes(boxes: Sequence[Sequence[float]] | None, count: int) -> list[list[float]]:
+def check_boxes(boxes: Sequence[Sequence[float]] | None, count: int) -> list[list[float]]:
+    """One subject box per image, as lists; ConfigError naming the counts otherwise."""
     if boxes is None or len(boxes) != count:
         given = "no boxes" if boxes is None else f"{len(boxes)} boxes"
         raise ConfigError("boxes", given, f"one subject box (x0, y0, x1, y1) per image ({count})")
@@ -72,16 +68,6 @@ def focus_layer(model: nn.Module, task: str) -> str:
     connectors = [n for n in names if n.startswith(f"{task}.connector")]
     own = [n for n in names if n.startswith(f"{task}.")]
     return (connectors or own or names)[-1]
-
-
-def concentration(cam: torch.Tensor | np.ndarray, top: float = TOP_SHARE) -> float:
-    """Share of a non-negative map's mass in its ``top`` fraction of pixels (a uniform map gives ``top``);
-    NaN for an all-zero map."""
-    values = np.sort(np.asarray(cam.detach().cpu() if isinstance(cam, torch.Tensor) else cam, float).ravel())[::-1]
-    total = float(values.sum())
-    if total == 0:
-        return float("nan")
-    return float(values[:max(1, round(top * values.size))].sum() / total)
 
 
 def _target_label(model: nn.Module, task: str, target: TargetSpec) -> str:
@@ -133,8 +119,8 @@ def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequen
     lies inside each image's subject box, against the box's area share. ``images``: model inputs ``(B, 3, H, W)``;
     ``boxes``: one normalised ``(x0, y0, x1, y1)`` per image; ``layer`` defaults to :func:`focus_layer`;
     ``target`` as in ``grad_cam`` (None: each image's predicted class)."""
-    images = _batch(images)
-    boxes = _boxes(boxes, images.shape[0])
+    images = check_images(images)
+    boxes = check_boxes(boxes, images.shape[0])
     layer = layer or focus_layer(model, task)
     cams = grad_cam(model, images, layer, task, target, batch_size=batch_size)
     shares = np.array([cam_mass_in_box(cam, box) for cam, box in zip(cams, boxes)])
@@ -183,8 +169,8 @@ def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] 
     """Join ``splices`` random pairs (one image of each of ``classes``, by ``labels``) with
     :func:`aelab.viz.cam.spliced_image`, the first class on the left in even splices and on the right in odd ones,
     and count for each class how often its Grad-CAM map favours the half showing that class (paper 004, Fig. 6)."""
-    images = _batch(images)
-    splices = _count("splices", splices)
+    images = check_images(images)
+    splices = check_count("splices", splices)
     labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)
     if labels.size != images.shape[0]:
         raise ConfigError("labels", f"{labels.size} labels", f"one class index per image ({images.shape[0]})")
@@ -209,122 +195,6 @@ def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] 
     return SplicedCheck(task, layer, hits, splices)
 
 
-# ---- paper 000 Fig. 5: the multi-task model against the single-task baseline ------------------------------
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """One measure of the same images under two models: the means, the per-image difference ``first − second``
-    (mean ± std), how many images it is positive / negative for, and a one-sided sign test (first higher)."""
-
-    first: float
-    second: float
-    mean: float
-    std: float
-    higher: int
-    lower: int
-    n: int
-    p_value: float
-
-    @classmethod
-    def of(cls, first: Sequence[float], second: Sequence[float]) -> PairedDifference:
-        """From per-image values; pairs with a NaN on either side are left out."""
-        first, second = np.asarray(first, float), np.asarray(second, float)
-        kept = ~(np.isnan(first) | np.isnan(second))
-        first, second = first[kept], second[kept]
-        if not first.size:
-            nan = float("nan")
-            return cls(nan, nan, nan, nan, 0, 0, 0, nan)
-        diff = first - second
-        higher, lower = int((diff > 0).sum()), int((diff < 0).sum())
-        p_value = stats.binomtest(higher, higher + lower, 0.5, alternative="greater").pvalue if higher + lower \
-            else 1.0
-        return cls(float(first.mean()), float(second.mean()), float(diff.mean()), float(diff.std()), higher, lower,
-                   int(first.size), float(p_value))
-
-    def describe(self) -> str:
-        return (f"{self.first:.2f} vs {self.second:.2f}, Δ {self.mean:+.2f} ± {self.std:.2f}, "
-                f"higher in {self.higher}/{self.n} (p={self.p_value:.2g})")
-
-
-@dataclass(frozen=True)
-class TaskFocus:
-    """One task's comparison: ``concentration`` and ``in_box`` (None without subject boxes), multi-task first."""
-
-    task: str
-    multi_layer: str
-    single_layer: str
-    concentration: PairedDifference
-    in_box: PairedDifference | None
-
-    @property
-    def passed(self) -> bool:
-        c = self.concentration
-        return bool(c.mean > 0 and c.p_value < SIGN_TEST_LEVEL)
-
-
-@dataclass(frozen=True)
-class FocusComparison:
-    """Paper 000 Fig. 5 as numbers: per task, the multi-task model's maps against the single-task baseline's.
-    ``value``: the smallest mean concentration difference over the tasks; ``chance``: a uniform map's
-    concentration; ``area``: the boxes' mean area share (the in-box share of a map that ignores position)."""
-
-    tasks: dict[str, TaskFocus]
-    area: float | None
-    chance: float = TOP_SHARE
-
-    @property
-    def value(self) -> float:
-        return min(t.concentration.mean for t in self.tasks.values())
-
-    @property
-    def passed(self) -> bool:
-        return all(t.passed for t in self.tasks.values())
-
-    def describe(self) -> str:
-        parts = []
-        for t in self.tasks.values():
-            c = t.concentration
-            box = f", in box Δ {t.in_box.mean:+.2f} ± {t.in_box.std:.2f}" if t.in_box is not None else ""
-            parts.append(f"{t.task}: concentration Δ {c.mean:+.2f} ± {c.std:.2f} (higher in {c.higher}/{c.n}){box}")
-        verdict = "pass" if self.passed else "fail"
-        return (f"multi-task − single-task Grad-CAM (top-{TOP_SHARE:.0%} concentration, uniform {self.chance:.2f}): "
-                f"{'; '.join(parts)} — {verdict}")
-
-
-def focus_comparison(multi: nn.Module, single: nn.Module, images: torch.Tensor,
-                     boxes: Sequence[Sequence[float]] | None = None, *, tasks: Sequence[str] | None = None,
-                     targets: Mapping[str, TargetSpec] | None = None, single_images: torch.Tensor | None = None,
-                     layers: Mapping[str, tuple[str, str]] | None = None, batch_size: int = 64) -> FocusComparison:
-    """Grad-CAM of each task of both models on the same images (paper 000, Fig. 5), at :func:`focus_layer` of each
-    (``layers[task] = (multi layer, single layer)`` to choose). ``tasks``: default those both models predict;
-    ``targets[task]``: the class explained (default each model's predicted class); ``single_images``: the same
-    pictures normalised for ``single`` when its input normalisation differs (default ``images``)."""
-    images = _batch(images)
-    single_images = images if single_images is None else _batch(single_images)
-    if single_images.shape[0] != images.shape[0]:
-        raise ConfigError("single_images", f"{single_images.shape[0]} images", f"the same {images.shape[0]} images")
-    boxes = None if boxes is None else _boxes(boxes, images.shape[0])
-    shared = [t for t in getattr(multi, "task_names", []) if t in set(getattr(single, "task_names", []))]
-    tasks = list(tasks) if tasks is not None else shared
-    if not tasks or any(t not in shared for t in tasks):
-        raise ConfigError("tasks", tasks, f"tasks both models predict: {shared}")
-    results = {}
-    for task in tasks:
-        multi_layer, single_layer = (layers or {}).get(task) or (focus_layer(multi, task), focus_layer(single, task))
-        target = (targets or {}).get(task)
-        maps = [grad_cam(model, x, layer, task, target, batch_size=batch_size)
-                for model, x, layer in ((multi, images, multi_layer), (single, single_images, single_layer))]
-        measured = [[concentration(cam) for cam in cams] for cams in maps]
-        in_box = None
-        if boxes is not None:
-            inside = [[cam_mass_in_box(cam, box) for cam, box in zip(cams, boxes)] for cams in maps]
-            in_box = PairedDifference.of(*inside)
-        results[task] = TaskFocus(task, multi_layer, single_layer, PairedDifference.of(*measured), in_box)
-    area = float(np.mean([box_area(b) for b in boxes])) if boxes is not None else None
-    return FocusComparison(results, area)
-
-
 # ---- on a trained run ----------------------------------------------------------------------------------------
 
 
@@ -332,7 +202,7 @@ def held_out(run, n: int, seed: int = 0):
     """``(loaded run, held-out SynthAE examples with subject boxes)``; AelabError when the run's data has none."""
     from aelab.load import load_run
 
-    n = _count("n", n)
+    n = check_count("n", n)
     loaded = load_run(run)
     data = loaded.examples(n, seed=seed)
     if data.boxes is None:
@@ -354,22 +224,3 @@ def spliced_check_of_run(run: str | Path, splices: int = 100, n: int = 200, *, t
     loaded, data = held_out(run, n, seed)
     return spliced_check(loaded.model, data.images, data.labels[task], task=task, splices=splices, seed=seed,
                          **options)
-
-
-def focus_comparison_of_runs(multi_run: str | Path, single_run: str | Path, n: int = 200, *, seed: int = 0,
-                             true_class: bool = True, **options) -> FocusComparison:
-    """:func:`focus_comparison` of two trained runs on the same ``n`` held-out SynthAE images (each normalised as
-    its run was trained); with ``true_class`` both explain each image's true class of every classification task."""
-    from aelab.load import load_run
-
-    multi, data = held_out(multi_run, n, seed)
-    single = load_run(single_run)
-    if single.config["image_size"] != multi.config["image_size"]:
-        raise ConfigError(f"{single.folder / 'config.yaml'}: image_size", single.config["image_size"],
-                          f"the multi-task run's image size {multi.config['image_size']}")
-    if true_class and "targets" not in options:
-        kinds = {t.name: t.kind for t in getattr(multi.model, "tasks", [])}
-        options["targets"] = {task: torch.as_tensor(data.labels[task]) for task, kind in kinds.items()
-                              if kind in ("binary", "multiclass") and task in data.labels}
-    return focus_comparison(multi.model, single.model, data.images, data.boxes,
-                            single_images=single.normalize(data.pixels), **options)

@@ -95,9 +95,10 @@ class CoAttentionFocus:
                     f"subject's colour or shape — fail")
         verdict = "pass" if self.passed else "fail"
         function = f"{self.function.ratio:.1f}×" if self.function.count else "none found"
-        return (f"co-attention (MTRL layer {self.layer + 1}): colour/shape words put {self.subject.value:.0%} on the "
-                f"subject box ({self.subject.ratio:.1f}× its area, need ≥ {self.criterion:g}×, {self.subject.count} "
-                f"words), function words {function} — {verdict}")
+        subject = self.subject
+        return (f"co-attention (MTRL layer {self.layer + 1}): colour/shape words put {subject.value:.0%} on the "
+                f"subject box ({subject.ratio:.1f}× its area, need ≥ {self.criterion:g}×, {subject.count} words), "
+                f"function words {function} — {verdict}")
 
 
 def _group(shares: list[float], areas: list[float], words: str) -> WordGroupFocus:

@@ -28,6 +28,7 @@ from aelab.data.images import open_rgb
 from aelab.errors import AelabError
 from aelab.load import LoadedRun, load_run
 from aelab.prediction import image_files, warn_about_domain
+from aelab.task_kinds import kind_of
 from aelab.tasks import get_task
 from aelab.viz.atlas import layer_atlas
 from aelab.viz.cam import grad_cam
@@ -61,7 +62,7 @@ class Explorer:
         self.layers = layers or self.model.probe_layers()
         self.settings = settings or RenderSettings(steps=64, size=64, seed=seed)
         self.data = self.loaded.examples(n_images, seed=seed)
-        self.tasks = [get_task(t) for t in self.config["tasks"] if get_task(t).kind in ("binary", "multiclass")]
+        self.tasks = [get_task(t) for t in self.config["tasks"] if kind_of(get_task(t)).exclusive]
         self._atlases: dict[str, torch.Tensor] = {}
         self.images = [ExplorerImage(f"held-out {i}", inputs, pixels)
                        for i, (inputs, pixels) in enumerate(zip(self.data.images, self.data.pixels))]

@@ -4,7 +4,8 @@ negative images, at every probe layer, for both ways of showing a group (eqs. 4�
 For each held-out image the layer's activations are factorised into one group (eq. 4, ``r = 1``; its direction
 ``V``) and the group is shown
 
-* ``paper``: eq. 5, ``S = Σ_k P^k v_k / Σ_k v_k`` from the layer's atlas ``P`` (:func:`aelab.viz.groups.group_images`);
+* ``paper``: eq. 5, ``S = Σ_k P^k v_k / Σ_k v_k`` from the layer's atlas ``P``
+  (:func:`aelab.viz.groups.group_images`);
 * ``optimised``: ``V`` rendered as a direction objective (Olah), all images' directions in one ``render`` call.
 
 The i-th positive image is paired with the i-th negative one (``pairs`` of each, at least 50 by default); the
