@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 from figure_content import assert_drawn, assert_same_drawing
+from notebook_fixtures import write_notebook
 
 import aelab
 from aelab import cli
@@ -102,14 +103,10 @@ def test_key_figure_panel_is_written_from_the_demo_folder(demo, tmp_path):
 
 
 def failing_notebook(path: Path) -> Path:
-    parameters = nbformat.v4.new_code_cell('value = 1\noutput_dir = "."\ninteractive = True')
-    parameters.metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(
+    return write_notebook(
+        path, 'value = 1\noutput_dir = "."\ninteractive = True',
         'import json, pathlib\npathlib.Path(output_dir, "results.json").write_text(json.dumps({"run": "r"}))\n'
-        'if value == 2:\n    raise RuntimeError("the planted error")')])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
+        'if value == 2:\n    raise RuntimeError("the planted error")')
 
 
 def test_a_failing_notebook_stops_the_demo_naming_notebook_cell_and_error(tmp_path):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from notebook_fixtures import write_notebook
 import pytest
 import yaml
 
@@ -26,17 +27,11 @@ SWEEPS = Path(__file__).resolve().parents[1] / "notebooks" / "sweeps"
 
 def write_tiny_notebook(path: Path) -> Path:
     """A notebook that takes x, label, seed and fail_on, and writes results.json (or raises when x == fail_on)."""
-    parameters = nbformat.v4.new_code_cell('x = 1\nlabel = "a"\nseed = 0\nfail_on = -1\noutput_dir = "."')
-    parameters.metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# tiny"), parameters,
-        nbformat.v4.new_code_cell('if x == fail_on:\n    raise ValueError(f"planted failure at x={x}")'),
-        nbformat.v4.new_code_cell('import json, pathlib\nresults = {"score": {"value": 10 * x + seed, '
-                                  '"length": len(label)}, "note": "text", "items": [1, 2]}\n'
-                                  'pathlib.Path(output_dir, "results.json").write_text(json.dumps(results))')])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
+    return write_notebook(
+        path, 'x = 1\nlabel = "a"\nseed = 0\nfail_on = -1\noutput_dir = "."',
+        'if x == fail_on:\n    raise ValueError(f"planted failure at x={x}")',
+        'import json, pathlib\nresults = {"score": {"value": 10 * x + seed, "length": len(label)}, "note": "text", '
+        '"items": [1, 2]}\npathlib.Path(output_dir, "results.json").write_text(json.dumps(results))', title="tiny")
 
 
 def write_grid(folder: Path, **values) -> Path:
@@ -189,14 +184,10 @@ def test_ready_made_grids_are_valid_and_name_their_paper(path):
 
 def write_sleepy_notebook(path: Path) -> Path:
     """A notebook whose kernel starts a ``sleep`` process, writes both PIDs to pids.txt, then sleeps."""
-    parameters = nbformat.v4.new_code_cell('x = 1\noutput_dir = "."')
-    parameters.metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(
+    return write_notebook(
+        path, 'x = 1\noutput_dir = "."',
         'import os, pathlib, subprocess, time\nchild = subprocess.Popen(["sleep", "300"])\n'
-        'pathlib.Path(output_dir, "pids.txt").write_text(f"{os.getpid()} {child.pid}")\ntime.sleep(300)')])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
+        'pathlib.Path(output_dir, "pids.txt").write_text(f"{os.getpid()} {child.pid}")\ntime.sleep(300)')
 
 
 def wait_for(condition, seconds: float, what: str):

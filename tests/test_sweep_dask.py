@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import yaml
-from test_sweep import alive, point_pid, wait_for, write_grid, write_sleepy_notebook, write_tiny_notebook
+from test_sweep import alive, point_pid, tiny, wait_for, write_grid, write_sleepy_notebook  # noqa: F401 (tiny: a fixture)
 
 from aelab import cli
 from aelab.sweep import load_grid
@@ -28,13 +28,6 @@ def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as local:
         yield local
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dask_sweep")
-    write_tiny_notebook(folder / "tiny.ipynb")
-    return folder
 
 
 @needs_dask

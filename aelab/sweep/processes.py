@@ -96,16 +96,19 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so that one ``except`` stops the points
-    either way; the previous handler is restored after. Outside the main thread it does nothing."""
+    """Within the block, SIGTERM and SIGINT raise KeyboardInterrupt, so that one ``except`` stops the points either
+    way — SIGINT too because a process started in the background by a shell inherits it ignored, and a sweep must
+    still stop cleanly when it is sent; the previous handlers are restored after. Outside the main thread it does
+    nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
