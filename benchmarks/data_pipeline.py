@@ -18,6 +18,8 @@ reads the images and the rates are divided by K. Goal: the cache at least 3× Pi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import tempfile
 import time
@@ -112,18 +114,20 @@ def main() -> None:
     print(f"torch {torch.__version__}, 1 thread, {args.workers or 'no'} loader workers; {args.n} JPEGs of "
           f"{args.width}×{args.height}, {args.rounds} rounds; crop {args.size} from {resize}²")
     with tempfile.TemporaryDirectory() as folder:
-        root = make_ava(Path(folder) / "ava", args.n, args.width, args.height)
-        size_kb = sum(p.stat().st_size for p in (root / "images").iterdir()) / args.n / 1024
-        start = time.perf_counter()
-        cache = write_cache("ava", root, resize, Path(folder) / "cache")
-        built = args.n / (time.perf_counter() - start)
-        files = read_dataset("ava", root)
+        with contextlib.redirect_stderr(io.StringIO()):  # the set-up's progress bars stay out of the printed table
+            root = make_ava(Path(folder) / "ava", args.n, args.width, args.height)
+            size_kb = sum(p.stat().st_size for p in (root / "images").iterdir()) / args.n / 1024
+            start = time.perf_counter()
+            cache = write_cache("ava", root, resize, Path(folder) / "cache")
+            built = args.n / (time.perf_counter() - start)
+            files = read_dataset("ava", root)
+            cached = read_dataset("ava", root, cache=cache)
         transform = train_transform(args.size, resize=resize)
         ways: dict[str, TaskDataset] = {
             "Pillow decode + transforms": TaskDataset(files, TASKS, transform),
             "torchvision decode + transforms": TaskDataset(
                 [Sample(s.id, s.labels, TorchvisionFile(Path(s.image))) for s in files], TASKS, transform),
-            "decoded cache": TaskDataset(read_dataset("ava", root, cache=cache), TASKS, transform),
+            "decoded cache": TaskDataset(cached, TASKS, transform),
         }
         for data in ways.values():  # warm-up: file and page caches, allocator
             items_per_second(data, args.workers)
