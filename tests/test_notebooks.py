@@ -24,6 +24,16 @@ def test_notebook_is_committed_clean(path):
     assert "interactive = True" in "".join(tagged[0]["source"])
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_writes_under_runs_by_default(path):
+    """Run with its defaults, a notebook writes into its own folder under ``runs/``, never into the folder it was
+    started from."""
+    from aelab.sweep.parameters import notebook_parameters
+
+    default = notebook_parameters(path)["output_dir"]
+    assert default == f'"runs/notebooks/{path.stem}"', f"{path.name}: output_dir = {default}"
+
+
 def test_preview_and_export_commands(tmp_path, capsys):
     output = tmp_path / "grid.png"
     assert cli.main(["preview", "--output", str(output), "--count", "4", "--size", "32"]) == 0
