@@ -79,9 +79,9 @@ def _optimizer(config: TrainConfig, model: nn.Module, balancer: nn.Module) -> to
     """SGD or Adam over the model's parameter groups (connectors may have their own learning rate) and the
     balancer's learned weights (never decayed).
 
-    Weight decay applies to every model parameter, batch-norm scales and biases included, as in the papers'
-    training recipes (a single decay on all weights); the shipped SynthAE reference run was trained this way, so
-    exempting one-dimensional parameters, the common practice today, would change what its recipe reproduces."""
+    Weight decay applies to every model parameter, batch-norm scales and biases included. The papers do not say
+    which parameters they decayed, and the shipped SynthAE reference run was trained this way, so exempting
+    one-dimensional parameters (the common practice today) would change what its recipe reproduces."""
     groups = model.parameter_groups(config.lr, config.connector_lr)
     extra = [p for p in balancer.parameters() if p.requires_grad]
     if extra:
