@@ -3,10 +3,12 @@ torch.compile against plain training, and the DataLoader settings chosen from th
 
 import shutil
 import time
+from collections.abc import Callable
 
 import pytest
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from aelab.errors import ConfigError
 from aelab.train import device_settings
@@ -30,17 +32,24 @@ def _trainer(tmp_path, **options) -> Trainer:
     return Trainer(TrainConfig(**{**TINY, **options, "output": str(tmp_path)}))
 
 
-def _one_batch(trainer: Trainer) -> tuple[dict[str, float], set[torch.dtype]]:
-    """Train one batch; the dtypes the model's convolutions produced on the way."""
-    dtypes: set[torch.dtype] = set()
-    hooks = [m.register_forward_hook(lambda module, inputs, output: dtypes.add(output.dtype))
-             for m in trainer.model.modules() if isinstance(m, nn.Conv2d)]
+def _train_watching_convolutions(trainer: Trainer, hook: Callable[[nn.Conv2d], RemovableHandle]
+                                 ) -> dict[str, float]:
+    """Train the trainer's epoch 0 with ``hook(conv)`` registered on every convolution; its losses."""
+    hooks = [hook(m) for m in trainer.model.modules() if isinstance(m, nn.Conv2d)]
     try:
         losses, _ = trainer.train_epoch(0)
     finally:
-        for hook in hooks:
-            hook.remove()
+        for handle in hooks:
+            handle.remove()
         trainer._release()
+    return losses
+
+
+def _one_batch(trainer: Trainer) -> tuple[dict[str, float], set[torch.dtype]]:
+    """Train one batch; the dtypes the model's convolutions produced on the way."""
+    dtypes: set[torch.dtype] = set()
+    losses = _train_watching_convolutions(
+        trainer, lambda conv: conv.register_forward_hook(lambda module, inputs, output: dtypes.add(output.dtype)))
     return losses, dtypes
 
 
@@ -99,14 +108,7 @@ def _conv_inputs_channels_last(trainer: Trainer) -> tuple[dict[str, float], set[
         if x.shape[1] > 1 and x.shape[2] * x.shape[3] > 1:
             seen.add(x.is_contiguous(memory_format=torch.channels_last))
 
-    hooks = [m.register_forward_pre_hook(record) for m in trainer.model.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        losses, _ = trainer.train_epoch(0)
-    finally:
-        for hook in hooks:
-            hook.remove()
-        trainer._release()
-    return losses, seen
+    return _train_watching_convolutions(trainer, lambda conv: conv.register_forward_pre_hook(record)), seen
 
 
 def test_channels_last_gives_the_same_losses(tmp_path, one_thread):
