@@ -43,8 +43,9 @@ from aelab.errors import AelabError, ConfigError
 from aelab.io import write_atomic, write_json_atomic
 from aelab.load import LoadedRun, load_run
 from aelab.models.inputs import call_model
-from aelab.prediction import (CHECKPOINTS, IMAGE_SUFFIXES, SYNTHETIC_DOMAINS, _row, image_files, training_domain,
+from aelab.prediction import (CHECKPOINTS, IMAGE_SUFFIXES, SYNTHETIC_DOMAINS, image_files, training_domain,
                               warn_about_domain)
+from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
 from aelab.train.config_checks import check_device, choices, integer
@@ -64,7 +65,6 @@ DISPLAY_SIDE = 512
 DEFAULT_GROUPS = 3
 DEFAULT_SETTINGS = RenderSettings(steps=64, size=64)
 """Render settings of the layer atlases behind the grids (the explorer's: the cached atlases are shared)."""
-EXPLAINABLE_KINDS = ("binary", "multiclass", "multilabel", "regression")
 """Task kinds with a Grad-CAM view (:class:`aelab.viz.cam.TaskOutput`)."""
 THIRDS = 3
 
@@ -131,7 +131,7 @@ def default_layer(model: torch.nn.Module, task: str, side: int) -> str:
 
 
 def _explained_tasks(config: Mapping[str, Any], task: str | Sequence[str] | None) -> list[Task]:
-    known = [get_task(t) for t in config["tasks"] if get_task(t).kind in EXPLAINABLE_KINDS]
+    known = [get_task(t) for t in config["tasks"] if kind_of(get_task(t)).predicted]
     names = [t.name for t in known]
     wanted = names if task is None else [task] if isinstance(task, str) else list(task)
     for name in wanted:
@@ -171,28 +171,10 @@ def _output_folder(output: str | Path | None, make: bool = False) -> Path | None
 # ---- numbers -------------------------------------------------------------------------------------------------------
 
 
-def _binary(task: Task, row: Mapping[str, Any]) -> dict[str, Any]:
-    high = row[f"{task.name}_probability"]
-    return {"class": row[task.name], "probabilities": dict(zip(task.classes, (1.0 - high, high)))}
-
-
-def _per_class(task: Task, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"class": row[task.name], "probabilities": {c: row[f"{task.name}_{c}"] for c in task.classes}}
-
-
-def _score(task: Task, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"score": row[f"{task.name}_score"]}
-
-
-PREDICTION_NUMBERS = {"binary": _binary, "multiclass": _per_class, "multilabel": _per_class,
-                      "regression": _score}
-"""Task kind → its entry in an explanation's ``prediction`` (from a prediction row)."""
-
-
 def _prediction(tasks: list[Task], outputs: dict[str, torch.Tensor]) -> dict[str, Any]:
-    present = [t for t in tasks if t.name in outputs and t.kind in PREDICTION_NUMBERS]
-    row = _row(present, outputs, 0)
-    return {t.name: {"kind": t.kind, **PREDICTION_NUMBERS[t.kind](t, row)} for t in present}
+    """Each predicted task's class and probabilities (or score) for the one photo, as its task kind reads them."""
+    present = [t for t in tasks if t.name in outputs and kind_of(t).predicted]
+    return {t.name: {"kind": t.kind, **kind_of(t).summary(t, outputs[t.name][0].float())} for t in present}
 
 
 def thirds(cam: torch.Tensor) -> list[list[float]]:
