@@ -90,7 +90,7 @@ def test_report_links_figures_and_results_table_resolve(demo):
         for target in relative_targets(page):
             assert (page.parent / unquote(urlparse(target).path)).exists(), (page, target)
     front = report.read_text()
-    assert "paper aesthetic accuracy" in front and "share_split" in front
+    assert "paper, real data (UAE): aesthetic accuracy" in front and "share_split" in front
     converted = (folders[0] / "01_train_multitask" / "01_train_multitask.html").read_text()
     assert "data:image/png;base64" in converted
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+from aelab.paper_comparison import PaperComparison, data_set_of
 from aelab.reference import PAPER_004_ABLATION, paper_numbers
 from aelab.selection.choice import short_name
 from aelab.selection.crossval import FoldCallback, FoldScores, cross_validate, layers_label
@@ -69,11 +70,13 @@ def run_ablation(config: TrainConfig, chosen: Sequence[str], singles: Sequence[s
     return results
 
 
-def ablation_rows(results: Sequence[tuple[AblationSetting, FoldScores]]) -> list[dict]:
-    """Table rows: setting, layers, mean ± std of each metric over the folds, and the paper's accuracy (%)."""
+def ablation_rows(results: Sequence[tuple[AblationSetting, FoldScores]], data: str | None = None) -> PaperComparison:
+    """Table rows: setting, layers, mean ± std of each metric over the folds, and the paper's accuracy (%); they
+    print with the run's (on ``data``, SynthAE by default) and the paper's labels
+    (:class:`~aelab.paper_comparison.PaperComparison`)."""
     rows = []
     for setting, scores in results:
         summary = scores.summary()
         rows.append({"setting": setting.name, "kind": setting.kind, "layers": scores.label,
                      **{k: v for k, v in summary.items()}, "paper_accuracy": paper_accuracy(setting.layers)})
-    return rows
+    return PaperComparison(rows, data_set_of(PAPER_004_ABLATION), key_columns=["setting", "kind", "layers"], data=data)

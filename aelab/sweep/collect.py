@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aelab.paper_comparison import PaperComparison, data_set_of
 from aelab.sweep.execute import RESULTS, read_status
 from aelab.sweep.flatten import flatten, select_metrics
 from aelab.sweep.grid import Grid, Point
@@ -134,6 +135,19 @@ def display_rows(collected: Collected, digits: int = 3) -> list[dict[str, str]]:
                 line[f"paper {metric}"] = "–" if paper is None else f"{paper:g}"
         out.append(line)
     return out
+
+
+def comparison_rows(collected: Collected, digits: int = 3) -> list[dict[str, str]]:
+    """:func:`display_rows`, labelled as the sweep's numbers and the paper's real-data numbers when the grid names
+    a reference (:class:`~aelab.paper_comparison.PaperComparison`)."""
+    rows = display_rows(collected, digits)
+    reference = collected.grid.reference
+    if not reference:
+        return rows
+    return PaperComparison(rows, data_set_of(reference["table"]),
+                           paper_columns=[f"paper {metric}" for metric in collected.metrics],
+                           key_columns=[*collected.grid.axis_names, "seeds"],
+                           data=collected.grid.fixed.get("data"))
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:

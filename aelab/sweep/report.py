@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aelab.notebook import html_table, markdown_table
 from aelab.pages import html_document
-from aelab.sweep.collect import Collected, display_rows, table_rows, write_csv
+from aelab.sweep.collect import Collected, comparison_rows, table_rows, write_csv
 from aelab.sweep.plots import metric_plots
 
 
@@ -25,7 +25,7 @@ def markdown(collected: Collected) -> str:
              f"Notebook `{grid.notebook.name}`, {len(collected.points)} points; mean ± std over seeds"
              + (f", values ×{grid.scale:g}" if grid.scale != 1 else "")
              + (f"; paper columns from `aelab.reference.{grid.reference['table']}`" if grid.reference else "") + ".",
-             "", markdown_table(display_rows(collected))]
+             "", markdown_table(comparison_rows(collected))]
     if collected.failures:
         parts += ["", f"## Points not ok ({len(collected.failures)})", ""]
         parts += [f"- {line}" for line in failure_lines(collected)]
@@ -39,7 +39,7 @@ def html_page(collected: Collected, plots: list[Path], folder: Path) -> str:
     images = "".join(f'<img src="{p.relative_to(folder).as_posix()}" alt="{html.escape(p.stem)}">' for p in plots)
     return html_document(grid.description or grid.source.stem,
                          f"<p class='meta'>notebook {html.escape(grid.notebook.name)}, {len(collected.points)} "
-                         f"points, mean ± std over seeds</p>{html_table(display_rows(collected))}"
+                         f"points, mean ± std over seeds</p>{html_table(comparison_rows(collected))}"
                          + (f"<h2 class='failed'>Points not ok</h2><ul class='failed'>{failures}</ul>"
                             if failures else "")
                          + f"<div class='figures'>{images}</div>")

@@ -40,7 +40,7 @@ def run_point(grid: Grid, point: Point) -> Status:
     folder = point_folder(grid, point)
     holder = acquire(folder)
     if holder is not None:
-        raise PointBusy(f"{point.name}: {holder.describe(folder)}; skipped")
+        raise PointBusy(f"{point.name}: {holder.describe()}; skipped")
     try:
         write_json_atomic({"index": point.index, "notebook": str(grid.notebook), "parameters": point.parameters,
                            "axes": point.axes, "seed": point.seed}, folder / "point.json")
@@ -115,7 +115,7 @@ def _start(grid: Grid, point: Point, slot: int, env: dict[str, str],
     folder = point_folder(grid, point)
     holder = acquire(folder)
     if holder is not None:
-        say(f"[sweep] {point.name}: {holder.describe(folder)}, skipped")
+        say(f"[sweep] {point.name}: {holder.describe()}, skipped")
         return None
     log = (folder / "log.txt").open("w")
     try:

@@ -1,4 +1,5 @@
-"""Side-by-side tables of finished runs, next to the numbers a paper reports for the same setting."""
+"""Side-by-side tables of finished runs, next to the numbers a paper reports for the same setting (labelled as a
+run's and as the paper's real-data numbers: :mod:`aelab.paper_comparison`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aelab.paper_comparison import PaperComparison, data_set_of
 from aelab.reference import paper_numbers
 
 
@@ -20,9 +22,10 @@ def run_results(run: Any) -> dict[str, Any]:
 
 def runs_against_paper(runs: Sequence[Any], key: str = "arch", split: str = "test",
                        reference: dict[str, dict[str, float]] | None = None,
-                       metrics: Sequence[str] = ("accuracy", "f1")) -> list[dict[str, Any]]:
+                       metrics: Sequence[str] = ("accuracy", "f1")) -> PaperComparison:
     """One row per run: ``key`` (arch, balancing …), each task's metrics in % and, when ``reference`` (a table of
-    :mod:`aelab.reference`) has a row for the same ``key`` value, the paper's numbers in ``paper …`` columns."""
+    :mod:`aelab.reference`) has a row for the same ``key`` value, the paper's numbers in ``paper …`` columns; the
+    rows print with the run's and the paper's labels (:class:`~aelab.paper_comparison.PaperComparison`)."""
     rows = []
     for run in runs:
         results = run_results(run)
@@ -35,4 +38,11 @@ def runs_against_paper(runs: Sequence[Any], key: str = "arch", split: str = "tes
         for name, value in (paper_numbers(reference, row[key]) if reference else {}).items():
             row[f"paper {name.replace('_', ' ')}"] = value
         rows.append(row)
-    return rows
+    return PaperComparison(rows, data_set_of(reference), key_columns=[key],
+                           data=_data_of(runs[0]) if runs else None)
+
+
+def _data_of(run: Any) -> str | None:
+    """The data set a run trained on (``config.data``), None when unknown."""
+    config = getattr(run, "config", None)
+    return getattr(config, "data", None) if config is not None else None

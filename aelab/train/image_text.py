@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aelab.errors import UnknownNameError
+from aelab.paper_comparison import PaperComparison, data_set_of
 from aelab.reference import paper_numbers
 from aelab.train.compare import run_results
 from aelab.train.config import TrainConfig
@@ -71,9 +72,10 @@ def _style_map(metrics: Mapping[str, Mapping[str, float]]) -> float | None:
 
 
 def variant_rows(runs: Mapping[str, Any], reference: Mapping[str, Mapping[str, float | None]] | None = None,
-                 split: str = "test") -> list[dict[str, Any]]:
+                 split: str = "test") -> PaperComparison:
     """One row per variant: ACC (score > 5, %), SRCC, PLCC, style mAP and, where the paper reports the same
-    variant, its ACC and SRCC (``paper …`` columns)."""
+    variant, its ACC and SRCC (``paper …`` columns); the rows print with the run's and the paper's labels
+    (:class:`~aelab.paper_comparison.PaperComparison`; adding plain rows keeps them)."""
     rows = []
     for variant, run in runs.items():
         results = run_results(run)
@@ -83,7 +85,9 @@ def variant_rows(runs: Mapping[str, Any], reference: Mapping[str, Mapping[str, f
         paper = paper_numbers(reference, variant) if reference else {}
         row["paper ACC %"], row["paper SRCC"] = paper.get("accuracy"), paper.get("srcc")
         rows.append(row)
-    return rows
+    first = next(iter(runs.values()), None)
+    return PaperComparison(rows, data_set_of(reference if reference is not None else "PAPER_002_AVA_M"),
+                           key_columns=["variant", "arch"], data=getattr(getattr(first, "config", None), "data", None))
 
 
 def evaluate_without_comments(run: Any, split: str = "test") -> dict[str, dict[str, float]]:

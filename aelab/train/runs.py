@@ -6,12 +6,9 @@
 from __future__ import annotations
 
 import csv
-import os
 import platform
 import secrets
-import socket
 import subprocess
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import torch
 
 from aelab.errors import AelabError
+from aelab.process_lock import Holder, ProcessLock
 from aelab.run_folder import CHECKPOINTS, checkpoint_path, load_checkpoint, read_config
 from aelab.io import CsvLog, refuse_symlinks, torch_save_atomic, write_json_atomic, write_yaml_atomic
 
@@ -97,84 +95,34 @@ class RunInUseError(AelabError, RuntimeError):
     """Another live process holds the run folder's lock; the message names its PID."""
 
 
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would signal the process there: never treat a lock as stale
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but belongs to someone else
-        return True
-    return True
-
-
 class RunLock:
-    """``train.lock`` in a run folder, created with ``O_CREAT | O_EXCL`` and holding ``"<pid> <host>"``: one
-    process at a time trains in a folder. A lock left by a process of this host that no longer exists is taken
-    over; one held by a live process (or another host's) raises :class:`RunInUseError` naming its PID."""
+    """``train.lock`` in a run folder (:class:`aelab.process_lock.ProcessLock`: created with ``O_CREAT | O_EXCL``,
+    naming PID, host and the process's start time): one process at a time trains in a folder. A lock left by a
+    process of this host that no longer exists is taken over; one held by a live process (or another host's)
+    raises :class:`RunInUseError` naming its PID."""
 
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / LOCK
+        self.lock = ProcessLock(self.path)
         self.held = False
 
-    @staticmethod
-    def _owner(path: Path) -> tuple[int, str]:
-        """PID and host written in a lock file; (0, this host) when it is gone or unreadable."""
-        for wait in (0.0, 0.2):  # a lock created an instant ago may not hold its PID yet
-            time.sleep(wait)
-            try:
-                pid, _, host = path.read_text().strip().partition(" ")
-                return int(pid), host or socket.gethostname()
-            except (OSError, ValueError):
-                continue
-        return 0, socket.gethostname()
-
-    def _refuse(self, pid: int, host: str) -> RunInUseError:
-        where = "" if host == socket.gethostname() else f" on host {host}"
-        return RunInUseError(f"{self.path.parent} is in use by another training process (PID {pid}{where}); "
+    def _refuse(self, holder: Holder) -> RunInUseError:
+        where = "" if holder.here else f" on host {holder.host}"
+        return RunInUseError(f"{self.path.parent} is in use by another training process (PID {holder.pid}{where}); "
                              f"wait for it to finish, or delete {self.path} if that process is gone")
-
-    def _take_over_stale(self) -> None:
-        """Move a dead owner's lock aside (an atomic rename: of two processes only one wins it)."""
-        pid, host = self._owner(self.path)
-        if host != socket.gethostname() or _process_alive(pid):
-            raise self._refuse(pid, host)
-        aside = self.path.with_name(f".{LOCK}.{os.getpid()}.stale")
-        try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:  # someone else moved it first
-            return
-        moved_pid, moved_host = self._owner(aside)
-        if moved_pid != pid and _process_alive(moved_pid):  # a fresh lock was moved: put it back
-            try:
-                os.link(aside, self.path)
-            finally:
-                aside.unlink(missing_ok=True)
-            raise self._refuse(moved_pid, moved_host)
-        aside.unlink(missing_ok=True)
 
     def acquire(self) -> RunLock:
         """Take the lock (see the class); returns itself."""
-        for _ in range(3):
-            try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0),
-                                 0o644)
-            except FileExistsError:
-                self._take_over_stale()
-                continue
-            with os.fdopen(handle, "w") as stream:
-                stream.write(f"{os.getpid()} {socket.gethostname()}\n")
-            self.held = True
-            return self
-        raise self._refuse(*self._owner(self.path))
+        holder = self.lock.acquire()
+        if holder is not None:
+            raise self._refuse(holder)
+        self.held = True
+        return self
 
     def release(self) -> None:
         """Remove the lock when this process holds it."""
-        if self.held and self._owner(self.path)[0] == os.getpid():
-            self.path.unlink(missing_ok=True)
+        if self.held:
+            self.lock.release()
         self.held = False
 
     def __enter__(self) -> RunLock:
