@@ -22,6 +22,7 @@ import json
 import re
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -159,15 +160,22 @@ def _missing_runs(missing: list[int], batch: int) -> list[list[int]]:
 
 
 def layer_atlas(model: nn.Module, layer: str, settings: RenderSettings = RenderSettings(),
-                cache_dir: str | Path | None = None, key: str | None = None, progress: bool = True) -> torch.Tensor:
+                cache_dir: str | Path | None = None, key: str | None = None, progress: bool = True,
+                callback: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """Channel visualisations (C, 3, size, size) in [0, 1] of every channel of ``layer`` (see the module docstring).
 
     ``cache_dir``: folder of the cache (None: render without caching). ``key``: the model's identity (e.g. its
-    checkpoint file's :func:`file_hash`); default the hash of its state dict.
+    checkpoint file's :func:`file_hash`); default the hash of its state dict. ``callback(done, total)``, if given,
+    is called with the channels finished so far before rendering starts and after every batch (a progress bar's
+    value and maximum); an atlas loaded whole from the cache renders nothing and never calls it.
     """
     channels = layer_channels(model, layer, settings.size)
+    report = callback or (lambda done, total: None)
     if cache_dir is None:
-        return _from_bytes(_to_bytes(_render(model, layer, list(range(channels)), settings, progress)))
+        report(0, channels)
+        atlas = _from_bytes(_to_bytes(_render(model, layer, list(range(channels)), settings, progress)))
+        report(channels, channels)
+        return atlas
     normalization = normalization_key(model_normalization(model))
     model_key = key if key is not None else state_dict_hash(model)
     digest = atlas_key(model_key, layer, settings, normalization)
@@ -186,6 +194,7 @@ def layer_atlas(model: nn.Module, layer: str, settings: RenderSettings = RenderS
             with frozen(model):
                 batch = auto_batch_size(LayerProbe(model, layer, normalize=True), settings, model_device(model),
                                         len(missing))
+        report(channels - len(missing), channels)
         with tqdm(total=channels, initial=channels - len(missing), desc=f"atlas {layer}", unit="channel",
                   disable=not progress) as bar:
             for run in _missing_runs(missing, batch):
@@ -194,6 +203,7 @@ def layer_atlas(model: nn.Module, layer: str, settings: RenderSettings = RenderS
                 store.write_part(run[0], images)
                 done.update({c: images[k] for k, c in enumerate(run)})
                 bar.update(len(run))
+                report(len(done), channels)
     atlas = torch.stack([done[c] for c in range(channels)])
     store.consolidate(atlas)
     return _from_bytes(atlas)

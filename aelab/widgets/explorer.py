@@ -1,9 +1,12 @@
 """One interactive explorer over a trained run: layer, channel, image, neuron-group count, task and class.
 
-Four panels: the channel's picture from the layer atlas, the image's spatial-position grid (paper 004 eq. 3),
-its neuron groups (eqs. 4–5, drawn from the atlas) and the Grad-CAM map of the chosen task and class.
-Atlases are computed on first use of a layer and cached in the run folder. The run is loaded with
-:func:`aelab.load_run`, so images, atlases and maps all go through the normalisation it was trained with.
+The input image itself with the class each task head predicts for it, then four panels: the channel's picture
+from the layer atlas, the image's spatial-position grid (paper 004 eq. 3), its neuron groups (eqs. 4–5, drawn from
+the atlas) and the Grad-CAM map of the chosen task and class, each with its number
+(:mod:`aelab.widgets.explorer_numbers`), and a class visualisation of any task's class with its SynthAE recipe match
+(:mod:`aelab.widgets.explorer_class_view`). Atlases are computed on first use of a layer, with a progress bar, and
+cached in the run folder. The run is loaded with :func:`aelab.load_run`, so images, atlases and maps all go through
+the normalisation it was trained with.
 
 Besides the held-out images, your own photographs can be explored: files or folders given as ``photos=`` (or
 later to :meth:`Explorer.add_photos`) and files dropped on the widget's upload button. They keep their aspect
@@ -12,7 +15,6 @@ ratio, the short side resized to the run's input size (:func:`aelab.viz.explain.
 
 from __future__ import annotations
 
-import html
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +23,6 @@ from pathlib import Path
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
 from PIL import Image
 
 from aelab.data.images import open_rgb
@@ -29,14 +30,18 @@ from aelab.errors import AelabError
 from aelab.load import LoadedRun, load_run
 from aelab.prediction import image_files, warn_about_domain
 from aelab.task_kinds import kind_of
-from aelab.tasks import get_task
+from aelab.tasks import Task, get_task
 from aelab.viz.atlas import layer_atlas
 from aelab.viz.cam import grad_cam
 from aelab.viz.explain import photo_from_image
-from aelab.viz.groups import group_images, neuron_groups
+from aelab.viz.groups import NeuronGroups, group_images, neuron_groups
 from aelab.viz.overlays import overlay, to_hwc
-from aelab.viz.render import RenderSettings, layer_channels
-from aelab.viz.spatial import spatial_grid
+from aelab.viz.probe import layer_activations
+from aelab.viz.render import RenderSettings
+from aelab.viz.spatial import SpatialGrid, spatial_grid
+from aelab.widgets.explorer_numbers import (PanelNumbers, channel_activation, grid_numbers, group_numbers,
+                                            predictions, subject_box_share)
+from aelab.widgets.explorer_widget import explorer_widget
 
 
 @dataclass
@@ -46,6 +51,26 @@ class ExplorerImage:
     name: str
     inputs: torch.Tensor
     pixels: torch.Tensor
+    box: tuple[float, ...] | None = None
+    """SynthAE's subject box ``(x0, y0, x1, y1)`` of a held-out image (None: no ground truth)."""
+
+
+@dataclass
+class Panels:
+    """What one choice of controls shows: the layer's ``atlas``, the ``grid`` (eq. 3), the neuron ``groups``
+    (eqs. 4–5) and their pictures, the Grad-CAM map (None when the task does not use the layer) and the numbers."""
+
+    layer: str
+    channel: int
+    image: ExplorerImage
+    atlas: torch.Tensor
+    grid: SpatialGrid
+    groups: NeuronGroups
+    group_pictures: torch.Tensor
+    cam: torch.Tensor | None
+    task: str
+    target: int
+    numbers: PanelNumbers
 
 
 class Explorer:
@@ -64,10 +89,14 @@ class Explorer:
         self.data = self.loaded.examples(n_images, seed=seed)
         self.tasks = [get_task(t) for t in self.config["tasks"] if kind_of(get_task(t)).exclusive]
         self._atlases: dict[str, torch.Tensor] = {}
-        self.images = [ExplorerImage(f"held-out {i}", inputs, pixels)
-                       for i, (inputs, pixels) in enumerate(zip(self.data.images, self.data.pixels))]
+        boxes = self.data.boxes or [None] * len(self.data.images)
+        self.images = [ExplorerImage(f"held-out {i}", inputs, pixels, None if box is None else tuple(box))
+                       for i, (inputs, pixels, box) in enumerate(zip(self.data.images, self.data.pixels, boxes))]
         self.skipped: list[str] = []
         self.upload: widgets.FileUpload | None = None
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="atlas",
+                                            layout=widgets.Layout(display="none"))
+        self.progress.add_class("aelab-explorer-progress")
         if photos is not None:
             self.add_photos([photos] if isinstance(photos, (str, Path)) else photos)
 
@@ -113,13 +142,23 @@ class Explorer:
         return added
 
     def atlas(self, layer: str) -> torch.Tensor:
+        """The layer's atlas: built on first use (the progress bar shows, and fills, while it renders), then kept;
+        a layer already built shows no bar."""
+        self.progress.layout.display = "none"
         if layer not in self._atlases:
             self._atlases[layer] = layer_atlas(self.model, layer, self.settings, cache_dir=self.run / "atlas",
-                                               progress=False)
+                                               progress=False, callback=lambda done, total: self._building(
+                                                   layer, done, total))
         return self._atlases[layer]
 
-    def figure(self, layer: str, channel: int, image: int, groups: int, task: str, target: int) -> plt.Figure:
-        """The four panels for one choice of controls."""
+    def _building(self, layer: str, done: int, total: int) -> None:
+        self.progress.max = total
+        self.progress.value = done
+        self.progress.description = f"atlas {layer}"
+        self.progress.layout.display = None
+
+    def panels(self, layer: str, channel: int, image: int, groups: int, task: str, target: int) -> Panels:
+        """Everything one choice of controls shows, with each panel's number."""
         atlas = self.atlas(layer)
         channel = min(channel, len(atlas) - 1)
         shown = self.images[image]
@@ -128,92 +167,58 @@ class Explorer:
         m, n = grid.activation_size
         groups = max(1, min(groups, m * n))  # NMF cannot find more groups than the layer has positions
         found = neuron_groups(self.model, picture, layer, n_groups=groups)
-        group_pictures = group_images(found.channels, atlas)
         try:
             cam = grad_cam(self.model, picture[None], layer, task, target=target)[0]
         except RuntimeError as error:  # the task's output does not depend on this layer (another task's branch)
             if "not have been used in the graph" not in str(error):
                 raise
             cam = None
-        figure, axes = plt.subplots(1, 3 + groups, figsize=(3 * (3 + groups), 3.3))
-        axes[0].imshow(to_hwc(atlas[channel]))
-        axes[0].set_title(f"{layer} · channel {channel}", fontsize=9)
-        axes[1].imshow(to_hwc(grid.mosaic()))
-        axes[1].set_title(f"spatial grid · {layer}", fontsize=9)
-        for g in range(groups):
-            axes[2 + g].imshow(to_hwc(group_pictures[g]))
-            axes[2 + g].set_title(f"neuron group {g + 1}/{groups}", fontsize=9)
-        if cam is None:
+        with torch.no_grad():
+            activation = layer_activations(self.model, picture[None], layer)[0].cpu()
+        numbers = PanelNumbers(channel_activation(activation, channel), grid_numbers(grid), group_numbers(found),
+                               subject_box_share(cam, shown.box) if cam is not None
+                               else f"no Grad-CAM: {task} does not use {layer}",
+                               predictions(self.model, picture, self.predicted_tasks))
+        return Panels(layer, channel, shown, atlas, grid, found, group_images(found.channels, atlas), cam, task,
+                      target, numbers)
+
+    @property
+    def predicted_tasks(self) -> list[Task]:
+        return [get_task(t) for t in self.config["tasks"] if kind_of(get_task(t)).predicted]
+
+    def figure(self, layer: str, channel: int, image: int, groups: int, task: str, target: int) -> plt.Figure:
+        """The four panels for one choice of controls, each titled with its number."""
+        return self.draw(self.panels(layer, channel, image, groups, task, target))
+
+    def draw(self, panels: Panels) -> plt.Figure:
+        """The figure of :meth:`panels`' result."""
+        count = panels.groups.n_groups
+        numbers = panels.numbers
+        figure, axes = plt.subplots(1, 3 + count, figsize=(3 * (3 + count), 3.6))
+        axes[0].imshow(to_hwc(panels.atlas[panels.channel]))
+        axes[0].set_title(f"{panels.layer} · channel {panels.channel}\n{numbers.channel}", fontsize=8, wrap=True)
+        axes[1].imshow(to_hwc(panels.grid.mosaic()))
+        axes[1].set_title(f"spatial grid · {panels.layer}\n{numbers.grid}", fontsize=8)
+        for g in range(count):
+            axes[2 + g].imshow(to_hwc(panels.group_pictures[g]))
+            axes[2 + g].set_title(f"neuron group {g + 1}/{count}" + (f"\n{numbers.groups}" if g == 0 else ""),
+                                  fontsize=8)
+        shown = panels.image
+        if panels.cam is None:
             axes[-1].imshow(to_hwc(shown.pixels))
-            axes[-1].set_title(f"no Grad-CAM: {task} does not use {layer}", fontsize=9)
+            axes[-1].set_title(numbers.cam, fontsize=8)
         else:
-            axes[-1].imshow(overlay(to_hwc(shown.pixels), cam.numpy()))
-            axes[-1].set_title(f"Grad-CAM · {task} = {get_task(task).classes[target]}\n{shown.name}", fontsize=9)
+            axes[-1].imshow(overlay(to_hwc(shown.pixels), panels.cam.numpy()))
+            axes[-1].set_title(f"Grad-CAM · {panels.task} = {get_task(panels.task).classes[panels.target]}\n"
+                               f"{shown.name}\n{numbers.cam}", fontsize=8, wrap=True)
         for ax in axes:
             ax.axis("off")
+        predicted = " · ".join(f"{task}: {text}" for task, text in numbers.predicted.items())
+        figure.suptitle(f"{shown.name} — predicted {predicted}", fontsize=9)
         figure.tight_layout()
         return figure
 
-    def controls(self) -> dict[str, widgets.Widget]:
-        names = [t.name for t in self.tasks]
-        branch = self.layers[-1].partition(".")[0]  # start on the task whose branch holds the default layer
-        task = widgets.Dropdown(options=names, value=branch if branch in names else names[0], description="task")
-        return {
-            "layer": widgets.Dropdown(options=self.layers, value=self.layers[-1], description="layer"),
-            "channel": widgets.IntSlider(0, 0, 1023, description="channel"),
-            "image": widgets.IntSlider(0, 0, len(self.images) - 1, description="image"),
-            "groups": widgets.IntSlider(2, 1, 6, description="groups"),
-            "task": task,
-            "target": widgets.Dropdown(options=[(n, i) for i, n in enumerate(get_task(task.value).classes)],
-                                       description="class"),
-        }
-
     def widget(self) -> widgets.VBox:
-        """The interactive explorer: changing any control redraws the panels."""
-        controls = self.controls()
-        output = widgets.Output()
-
-        def classes(change=None) -> None:
-            names = get_task(controls["task"].value).classes
-            controls["target"].options = [(name, index) for index, name in enumerate(names)]
-
-        def redraw(change=None) -> None:
-            with output:
-                output.clear_output(wait=True)
-                values = {name: control.value for name, control in controls.items()}
-                figure = self.figure(**values)
-                display(figure)  # this figure only: plt.show() would also draw any other open figure
-                plt.close(figure)
-
-        def channels(change=None) -> None:
-            controls["channel"].max = layer_channels(self.model, controls["layer"].value) - 1
-
-        controls["task"].observe(classes, names="value")
-        controls["layer"].observe(channels, names="value")
-        classes()
-        channels()
-        for control in controls.values():
-            control.observe(redraw, names="value")
-        self.upload, notice = self._upload_controls(controls["image"])
-        redraw()
-        output.add_class("aelab-explorer-output")  # stable names for people's CSS and the browser tests
-        view = widgets.VBox([widgets.HBox(list(controls.values())[:3]), widgets.HBox(list(controls.values())[3:]),
-                             widgets.HBox([self.upload, notice]), output])
-        view.add_class("aelab-explorer")
-        return view
-
-    def _upload_controls(self, image: widgets.IntSlider) -> tuple[widgets.FileUpload, widgets.HTML]:
-        """An upload button whose files join the images (the slider moves to the first) and a line naming the
-        files that could not be read."""
-        upload = widgets.FileUpload(accept="image/*", multiple=True, description="your photos")
-        notice = widgets.HTML("<br>".join(html.escape(line) for line in self.skipped))
-
-        def uploaded(change) -> None:
-            added = self.add_uploads(change["new"])
-            image.max = len(self.images) - 1
-            notice.value = "<br>".join(html.escape(line) for line in self.skipped)
-            if added:
-                image.value = added[0]
-
-        upload.observe(uploaded, names="value")
-        return upload, notice
+        """The interactive explorer (:func:`aelab.widgets.explorer_widget.explorer_widget`): changing any control
+        redraws the input image, its predictions, the panels and their numbers."""
+        return explorer_widget(self)

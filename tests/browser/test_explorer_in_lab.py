@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from lab_session import open_and_run, type_into_slider
 
 NOTEBOOK = "03_spatial_and_neuron_groups.ipynb"
-TINY = {"layer": "emotion.stage3", "separability_layers": ["emotion.stage3"], "n_images": 8, "groups": 2,
+TINY = {"layer": "emotion.stage3", "spatial_layers": ["emotion.stage3"], "smoothness_layers": ["emotion.stage3"],
+        "separability_layers": ["emotion.stage3"], "n_inspect": 8, "pairs": 2, "groups": 2,
         "steps": 2, "image_size": 32, "interactive": True}
 WAIT_MS = 240_000
 
