@@ -1,12 +1,17 @@
-"""Notebook 04 headless: the automatic choice with the ablation table, and an explicit list of layers."""
+"""Notebook 04 headless: the automatic choice with the ablation table (run from an empty folder with the default
+output folder), and an explicit list of layers; the choice the notebook goes on with, and its candidate layers."""
 
 import json
 from dataclasses import fields
+from types import SimpleNamespace
 
 import pytest
 from figure_content import assert_drawn, assert_same_drawing
+from notebook_fixtures import run_from_fresh_folder
 
 from aelab import cli
+from aelab.errors import ConfigError
+from aelab.selection import LayerChoice, layer_candidates, probe_layers, sentiment_config, settle_choice
 from aelab.selection.figures import ablation_chart
 from aelab.viz.overlays import separability_chart
 from aelab.viz.separability import LayerSeparability
@@ -19,8 +24,9 @@ RECORDED = [f.name for f in fields(LayerSeparability)]
 
 @pytest.fixture(scope="module")
 def automatic(tmp_path_factory):
-    executed = cli.run_notebook(NOTEBOOK, tmp_path_factory.mktemp("auto"), {**TINY, "aux_layers": "auto", "k": 2})
-    return json.loads((executed.parent / "results.json").read_text()), executed.parent
+    """Run from an empty folder without ``output_dir``: everything lands in runs/notebooks/<name>/ there."""
+    output = run_from_fresh_folder(NOTEBOOK, tmp_path_factory.mktemp("auto"), {**TINY, "aux_layers": "auto", "k": 2})
+    return json.loads((output / "results.json").read_text()), output
 
 
 def test_automatic_choice_and_ablation(automatic):
@@ -52,3 +58,42 @@ def test_explicit_layers_without_inspection(tmp_path):
     assert explicit["choice"]["layers"] == ["shared.stage1", "shared.stage3"]
     assert explicit["cross_validation"]["chosen"]["label"] == "stage1 + stage3" and explicit["ablation"] == []
     assert len(explicit["cross_validation"]["chosen"]["folds"]) == 2
+
+
+PROBES = ["shared.stage1", "shared.stage2", "shared.stage3", "shared.stage4"]
+SCORES = [LayerSeparability("shared.stage1", 0.55, 0.5, 0.05), LayerSeparability("shared.stage2", 0.9, 0.5, 0.05),
+          LayerSeparability("shared.stage3", 0.8, 0.5, 0.05)]
+
+
+def test_the_panel_choice_wins_over_aux_layers():
+    """A person who trained with the panel's ticks is followed; its record's derived keys are dropped."""
+    ticked = LayerChoice(["shared.stage1"], "person", aux_weight=0.3).to_dict()  # with short_layers
+    choice = settle_choice("auto", SCORES, PROBES[:-1], panel_results={"choice": ticked, "baseline": {}}, k=2)
+    assert choice == LayerChoice(["shared.stage1"], "person", aux_weight=0.3)
+
+
+def test_headless_choice_comes_from_aux_layers():
+    auto = settle_choice("auto", SCORES, PROBES[:-1], k=2, aux_weight=0.2)
+    assert auto.layers == ["shared.stage2", "shared.stage3"] and auto.chosen_by == "auto" and auto.aux_weight == 0.2
+    person = settle_choice(["stage3", "stage1"], [], PROBES[:-1], panel_results=None)
+    assert person.layers == ["shared.stage1", "shared.stage3"] and person.chosen_by == "person"
+
+
+@pytest.mark.parametrize("panel_results", [{}, {"choice": "stage1"}, ["stage1"]])
+def test_panel_results_without_a_choice_are_refused(panel_results):
+    with pytest.raises(ConfigError, match="panel_results"):
+        settle_choice("auto", SCORES, PROBES[:-1], panel_results=panel_results)
+
+
+def test_aux_layers_as_text_says_to_use_yaml():
+    with pytest.raises(ConfigError) as error:
+        settle_choice("[stage1, stage3]", SCORES, PROBES[:-1])
+    assert error.value.parameter == "aux_layers" and '-y "aux_layers: ' in str(error.value)
+
+
+def test_candidates_without_evidence_are_the_probe_layers_but_the_last(tmp_path):
+    config = sentiment_config(tmp_path, n_images=8, image_size=32)
+    probes = probe_layers(config)
+    assert layer_candidates(None, config) == probes[:-1] and len(probes) > 2
+    evidence = SimpleNamespace(layer_names=["shared.stage2"])  # what the evidence was gathered on
+    assert layer_candidates(evidence, config) == ["shared.stage2"]

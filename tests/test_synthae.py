@@ -253,3 +253,20 @@ def test_oracle_rejects_an_unknown_task():
 
     with pytest.raises(ValueError, match="task must be one of aesthetic, emotion, style, got 'beauty'"):
         oracle_predictions(SynthAE(3), "beauty")
+
+
+
+def test_partial_oracle_spans_majority_to_oracle_and_ranks_what_each_term_is_worth():
+    from aelab.data.synthetic.ceiling import OBSERVABLE_TERMS, ceiling, partial_oracle_accuracy
+
+    fit, test = SynthAE(1500, seed=11), SynthAE(1500, seed=12)
+    bounds = ceiling(test, ("aesthetic",))["aesthetic"]
+    subsets = [(), OBSERVABLE_TERMS, ("valence",), ("valence", "composition"), ("valence", "effects")]
+    nothing, everything, valence, with_composition, with_effects = partial_oracle_accuracy(fit, test, subsets).values()
+    assert nothing == pytest.approx(bounds["majority"], abs=0.03)
+    assert everything == pytest.approx(bounds["oracle"], abs=0.02)
+    # composition is worth several points over valence alone; the rare effects barely one
+    assert with_composition - valence > 0.04
+    assert abs(with_effects - valence) < 0.02
+    with pytest.raises(ValueError, match="taste"):
+        partial_oracle_accuracy(fit, test, [("taste",)])

@@ -66,7 +66,7 @@ DEMO_STEPS: dict[str, DemoStep] = {step.stem: step for step in (
     DemoStep("03_spatial_and_neuron_groups.ipynb", "Spatial positions and neuron groups",
              # the layer and steps of 02's atlas (same size and seed): 03 loads that atlas from the run's cache
              parameters={"layer": "emotion.stage4", "steps": 64},
-             quick={"layer": "emotion.stage2", "separability_layers": ["emotion.stage3"], "n_images": 24,
+             quick={"layer": "emotion.stage2", "separability_layers": ["emotion.stage3"], "n_inspect": 24,
                     "groups": 2, "steps": 4, "image_size": 32},
              key_figures=("grid_blend_positive.png", "groups_positive.png"),
              summary=("separability.*.score", "nmf_relative_error.*"), widgets=True,  # the explorer

@@ -87,9 +87,23 @@ def choose_layers(aux_layers: str | Sequence[str], scores: Sequence[LayerSeparab
     recorded = [s.to_dict() for s in scores]
     if isinstance(aux_layers, str):
         if aux_layers != "auto":
-            raise ValueError(f"aux_layers must be 'auto' or a list of layer names, got {aux_layers!r}")
+            raise ConfigError("aux_layers", aux_layers, "'auto' or a list of layer names (headless, a list goes "
+                                                        "through papermill's -y option: -y \"aux_layers: [4a, 4b]\")")
         if not scores:
             raise ValueError("aux_layers='auto' needs separability scores of the candidate layers")
         return LayerChoice(top_layers(scores, k), "auto", recorded, k, aux_weight)
     layers = sorted({resolve_layer(name, probes) for name in aux_layers}, key=list(probes).index)
     return LayerChoice(layers, "person", recorded, None, aux_weight)
+
+
+def settle_choice(aux_layers: str | Sequence[str], scores: Sequence[LayerSeparability], candidates: Sequence[str],
+                  *, panel_results: Mapping[str, Any] | None = None, k: int = 3,
+                  aux_weight: float = 0.1) -> LayerChoice:
+    """The choice a selection run goes on with (paper 004's step "choose"): the one a person made in the selection
+    panel when ``panel_results`` (the panel's record, with its ``"choice"``) is given, else :func:`choose_layers`
+    from ``aux_layers`` over ``candidates`` — the headless path."""
+    if panel_results is None:
+        return choose_layers(aux_layers, scores, candidates, k=k, aux_weight=aux_weight)
+    if not isinstance(panel_results, Mapping) or not isinstance(panel_results.get("choice"), Mapping):
+        raise ConfigError("panel_results", panel_results, "the selection panel's results, holding a 'choice' mapping")
+    return LayerChoice.from_dict(panel_results["choice"], "the panel's choice")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from aelab.selection.choice import candidate_layers
 from aelab.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from aelab.selection.evidence import SelectionEvidence
 
 PAPER_AUX_LAYERS = ("4a", "4b", "4d")
 """The GoogLeNet blocks paper 004's person chose."""
@@ -32,3 +37,9 @@ def probe_layers(config: TrainConfig) -> list[str]:
     from aelab.models import build_model
 
     return build_model(config.arch, config.backbone, config.tasks, **config.model_options).probe_layers()
+
+
+def layer_candidates(evidence: SelectionEvidence | None, config: TrainConfig) -> list[str]:
+    """The layers that may carry an auxiliary head: those the evidence was gathered on, else (no look inside the
+    network) every probe layer of the network ``config`` trains but the last (:func:`candidate_layers`)."""
+    return list(evidence.layer_names) if evidence is not None else candidate_layers(probe_layers(config))

@@ -18,6 +18,7 @@ Everything is numpy on the factors: no image is rendered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +27,7 @@ from scipy.special import ndtr
 
 from aelab.data.synthetic import recipes as R
 from aelab.data.synthetic.dataset import SynthAE
+from aelab.data.synthetic.factors import labels_from_factors
 from aelab.tasks import EMOTIONS, STYLES, is_positive
 
 OBSERVABLE_TERMS = ("composition", "harmony", "sharpness", "noise", "valence", "effects")
@@ -194,9 +196,44 @@ def term_sensitivity(data: SynthAE, scores: np.ndarray) -> dict[str, float]:
     scores = np.asarray(scores, dtype=float).reshape(-1)
     if len(scores) != len(data):
         raise ValueError(f"term_sensitivity: {len(scores)} scores for {len(data)} images")
-    terms = np.array([[data.factors(i)["quality_terms"][t] for t in OBSERVABLE_TERMS] for i in range(len(data))])
+    terms = quality_terms(data)[0]
     design = np.column_stack([terms, np.ones(len(data))])
     weights = np.linalg.lstsq(design, scores, rcond=None)[0][:-1]
     spread = terms.std(axis=0) > 0
     scale = weights[spread].mean() if spread.any() and weights[spread].mean() != 0 else 1.0
     return {t: float(w / scale) if s else float("nan") for t, w, s in zip(OBSERVABLE_TERMS, weights, spread)}
+
+
+
+def quality_terms(data: SynthAE) -> tuple[np.ndarray, np.ndarray]:
+    """The observable quality terms of every image of ``data`` (``len(data)`` × :data:`OBSERVABLE_TERMS`) and its
+    aesthetic labels, from one draw of the factors per image (no rendering)."""
+    factors = [data.factors(i) for i in range(len(data))]
+    terms = np.array([[f["quality_terms"][t] for t in OBSERVABLE_TERMS] for f in factors], dtype=float)
+    return terms.reshape(len(data), len(OBSERVABLE_TERMS)), np.array([labels_from_factors(f)["aesthetic"] for f in factors])
+
+
+def partial_oracle_accuracy(fit: SynthAE, test: SynthAE, subsets: Sequence[Sequence[str]]) -> dict[tuple[str, ...], float]:
+    """Aesthetic accuracy on ``test`` of a reader that sees only some observable quality terms, for each subset of
+    :data:`OBSERVABLE_TERMS` in ``subsets`` (an empty one: nothing but the base rate), fitted on ``fit``'s factors:
+    what a model that has learned just those factors can reach. Quality is a sum of the terms, so a logistic
+    regression on them is close to the Bayes-optimal reader of the subset (with all six terms it matches
+    :func:`oracle_predictions` within sampling error); scikit-learn's fit is used rather than integrating over the
+    unseen terms, whose distribution depends on the valence."""
+    from sklearn.linear_model import LogisticRegression
+
+    for subset in subsets:
+        unknown = sorted(set(subset) - set(OBSERVABLE_TERMS))
+        if unknown:
+            raise ValueError(f"partial_oracle_accuracy: unknown term(s) {', '.join(unknown)}; "
+                             f"expected some of {', '.join(OBSERVABLE_TERMS)}")
+    (fit_terms, fit_labels), (test_terms, test_labels) = quality_terms(fit), quality_terms(test)
+    result: dict[tuple[str, ...], float] = {}
+    for subset in map(tuple, subsets):
+        if not subset:  # the base rate alone: the class more frequent in the fitting set
+            result[subset] = float((test_labels == int(fit_labels.mean() > 0.5)).mean())
+            continue
+        columns = [OBSERVABLE_TERMS.index(t) for t in subset]
+        reader = LogisticRegression().fit(fit_terms[:, columns], fit_labels)
+        result[subset] = float((reader.predict(test_terms[:, columns]) == test_labels).mean())
+    return result
