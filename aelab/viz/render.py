@@ -39,7 +39,8 @@ from aelab.viz.render_settings import RenderSettings, lucid_defaults, paper_defa
 from aelab.viz.robustness import RandomTransforms
 
 __all__ = ["CPU_MAX_BATCH", "OPTIMIZERS", "SCHEDULES", "BatchRender", "RenderSettings", "auto_batch_size", "frozen",
-           "layer_channels", "lucid_defaults", "model_device", "paper_defaults", "render", "render_channels"]
+           "layer_channels", "lucid_defaults", "model_device", "objective_baseline", "objective_scores",
+           "paper_defaults", "render", "render_channels"]
 
 Callback = Callable[[int, torch.Tensor, Callable[[], torch.Tensor]], None]
 
@@ -121,6 +122,32 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
                 result[rows] = run.images().float().cpu()
                 bar.update(len(rows))
     return result
+
+
+def objective_scores(model: nn.Module, objective: Objective, images: torch.Tensor) -> torch.Tensor:
+    """The scores ``(N,)`` that ``objective`` gives RGB images ``(N, 3, H, W)`` in [0, 1], image ``i`` scored by
+    the objective's ``i``-th term: what :func:`render` maximised, measured the same way (the model in eval mode,
+    run up to ``objective.layer`` with its input normalisation), without gradients. For a :func:`channel` objective
+    it is each image's mean activation of its channel (paper 004 eq. 1, ``h_ij(θ, X)`` averaged over positions)."""
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective_scores needs an aelab.viz.objectives.Objective, got {type(objective).__name__}")
+    if images.dim() != 4 or images.shape[0] != objective.batch_size:
+        raise ConfigError("images to score", tuple(images.shape),
+                          f"({objective.batch_size}, 3, H, W): one image per image of the objective")
+    probe = LayerProbe(model, objective.layer, normalize=True)
+    with frozen(model), torch.no_grad():
+        return objective(probe(images.to(model_device(model)))).float().cpu()
+
+
+def objective_baseline(model: nn.Module, objective: Objective, images: torch.Tensor) -> torch.Tensor:
+    """Each of ``objective``'s terms scored on every one of ``images`` (M, 3, H, W) in [0, 1] and averaged:
+    ``(N,)`` levels the objective reaches on ordinary images, the baseline a rendered image's
+    :func:`objective_scores` is read against."""
+    if images.dim() != 4 or len(images) == 0:
+        raise ConfigError("baseline images", tuple(images.shape), "(M, 3, H, W) with at least one image")
+    count = len(images)
+    return torch.stack([objective_scores(model, objective[[term] * count], images).mean()
+                        for term in range(objective.batch_size)])
 
 
 def layer_channels(model: nn.Module, layer: str, size: int = 64) -> int:

@@ -22,7 +22,8 @@ from torch import nn
 from aelab.errors import UnknownNameError
 from aelab.load import LoadedRun, load_run
 from aelab.viz.faithfulness.atlas_check import AtlasDiversity, atlas_diversity, diversity, random_copy
-from aelab.viz.faithfulness.class_check import ClassVisualisationCheck, check_class_images, class_visualisation_check
+from aelab.viz.faithfulness.class_check import (ClassVisualisationCheck, check_class_images, class_visualisation_check,
+                                                class_visualisation_figure)
 from aelab.viz.faithfulness.data import HeldOut, held_out
 from aelab.viz.faithfulness.groups_check import GroupSmoothness, group_smoothness, group_smoothness_figure
 from aelab.viz.faithfulness.result import CheckResult
@@ -31,7 +32,8 @@ from aelab.viz.faithfulness.spatial_check import (SpatialContrast, middle_layers
 from aelab.viz.render_settings import RenderSettings
 
 __all__ = ["CHECKS", "AtlasDiversity", "CheckResult", "ClassVisualisationCheck", "GroupSmoothness", "HeldOut",
-           "SpatialContrast", "atlas_diversity", "check_class_images", "class_visualisation_check", "diversity",
+           "SpatialContrast", "atlas_diversity", "check_class_images", "class_visualisation_check",
+           "class_visualisation_figure", "diversity",
            "group_smoothness", "group_smoothness_figure", "held_out", "middle_layers", "random_copy", "run_checks",
            "spatial_contrast", "spatial_contrast_figure"]
 

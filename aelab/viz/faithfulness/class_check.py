@@ -19,14 +19,16 @@ and granular negative textures).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from aelab.data.synthetic.recipes import RECIPES, Recipe
 from aelab.errors import ConfigError
-from aelab.tasks import EMOTIONS, is_positive
+from aelab.tasks import EMOTIONS, get_task, is_positive
 from aelab.viz.class_visualisation import class_visualisations
 from aelab.viz.faithfulness.colour import brightness, dominant_hue, hue_distance, mean_saturation
 from aelab.viz.faithfulness.result import CheckResult
@@ -112,3 +114,36 @@ def class_visualisation_check(model: nn.Module, settings: RenderSettings = Rende
                               ) -> ClassVisualisationCheck:
     """Render one image per emotion maximising its logit of head ``task`` and check it (module docstring)."""
     return check_class_images(class_visualisations(model, [task], settings)[task])
+
+
+def class_caption(task: str, index: int, result: ClassVisualisationCheck | None = None) -> str:
+    """A class image's title: the task and class, and for an emotion judged by ``result`` whether the image
+    matches its recipe (SynthAE plants a recipe per emotion only; other tasks' classes have none to match)."""
+    name = (get_task(task).classes or (task,))[index]
+    if task != "emotion" or result is None or index >= len(result.classes):
+        return f"{task}: {name}\n(no colour recipe)"
+    match = result.classes[index]
+    return f"{task}: {name}\n{'matches' if match.matched else 'misses'} its recipe"
+
+
+def class_visualisation_figure(images: Mapping[str, torch.Tensor], result: ClassVisualisationCheck | None = None,
+                               inches: float = 1.5) -> Figure:
+    """One row per task of ``images`` (``{task: (K, 3, H, W)}``, as
+    :func:`aelab.viz.class_visualisation.class_visualisations` returns them), one class image a column, each titled
+    by :func:`class_caption`; the figure's title is ``result``'s line (:meth:`ClassVisualisationCheck.describe`)."""
+    import matplotlib.pyplot as plt
+
+    if not images:
+        raise ConfigError("class images", "{}", "at least one task's class images")
+    columns = max(len(batch) for batch in images.values())
+    figure, axes = plt.subplots(len(images), columns, figsize=(columns * inches, len(images) * (inches + 0.5)),
+                                squeeze=False)
+    for row, (task, batch) in zip(axes, images.items()):
+        for index, ax in enumerate(row):
+            ax.axis("off")
+            if index < len(batch):
+                ax.imshow(batch[index].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+                ax.set_title(class_caption(task, index, result), fontsize=7)
+    figure.suptitle(result.describe() if result is not None else "class visualisation (not checked)", fontsize=8)
+    figure.tight_layout()
+    return figure

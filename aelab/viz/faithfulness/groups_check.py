@@ -127,6 +127,14 @@ def group_smoothness(model: nn.Module, data: HeldOut, layers: Sequence[str] | No
         passed=passes == len(rows), rows=rows, pairs=pairs)
 
 
+def layer_line(result: GroupSmoothness, layer: str) -> str:
+    """One line for a figure of ``layer``'s groups: per mode, the positive and negative images' mean roughness,
+    the one-sided p-value and the verdict at this layer (empty when the check did not cover the layer)."""
+    rows = [r for r in result.rows if r.layer == layer]
+    return "; ".join(f"{r.mode}: roughness positive {r.positive:.3g} vs negative {r.negative:.3g}, p={r.p_value:.2g} "
+                     f"({'pass' if r.passed else 'FAIL'})" for r in rows)
+
+
 def group_smoothness_figure(result: GroupSmoothness, inches: float = 3.6) -> Figure:
     """Roughness of positive and negative images' group images against depth, one panel per mode, each layer's
     p-value written over it; the title is the check's :meth:`~CheckResult.describe` line."""

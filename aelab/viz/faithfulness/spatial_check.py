@@ -76,6 +76,12 @@ def contrast(grid: torch.Tensor, subject: torch.Tensor, background: torch.Tensor
     return inside / outside
 
 
+def grid_contrast(grid: SpatialGrid, box: Sequence[float]) -> float:
+    """:func:`contrast` of a grid's cells (eq. 3 blends, or an activation grid's optimised cells) with the cells
+    over ``box`` (normalised x0, y0, x1, y1) as the subject and those clear of it as the background."""
+    return contrast(grid.grid, *cell_roles(grid.shape, grid.activation_size, grid.cell, box))
+
+
 @dataclass
 class LayerContrast:
     """One layer: the median contrast over images, the control's, and the number of images that counted."""
@@ -134,8 +140,8 @@ def spatial_contrast(model: nn.Module, data: HeldOut, layers: Sequence[str] | No
         grids = image_grids(model, data.pixels, layer, atlas, top_k, cell)
         real, control = [], []
         for grid, box, other in zip(grids, data.boxes, swapped):
-            real.append(contrast(grid.grid, *cell_roles(grid.shape, grid.activation_size, grid.cell, box)))
-            control.append(contrast(grid.grid, *cell_roles(grid.shape, grid.activation_size, grid.cell, other)))
+            real.append(grid_contrast(grid, box))
+            control.append(grid_contrast(grid, other))
         median = _median(real)
         rows.append(LayerContrast(layer, median, _median(control), sum(v == v for v in real), median >= ratio))
     value = min((r.median for r in rows if r.median == r.median), default=float("nan"))
@@ -165,7 +171,7 @@ def spatial_contrast_figure(image: torch.Tensor, grid: SpatialGrid, box: Sequenc
 
     figure, axes = plt.subplots(1, 2, figsize=(2 * inches, inches + 0.5))
     pictures = [image.detach().float().clamp(0, 1).cpu(), normalised_mosaic(grid)]
-    names = ["input", f"layer {grid.layer}: {grid.label}, each channel stretched"]
+    names = ["input", f"layer {grid.layer}:\n{grid.label},\neach colour channel stretched"]
     # the mosaic's cells span rows·cell positions, a little more than the map when cell does not divide it
     (rows, cols), (m, n) = grid.shape, grid.activation_size
     scales = [(1.0, 1.0), (n / (cols * grid.cell), m / (rows * grid.cell))]
