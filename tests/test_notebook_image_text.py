@@ -1,7 +1,9 @@
-"""Notebook 06 (image–text aesthetics, paper 002) runs headless through papermill with tiny parameters; the row of
-the full model without its comments is computed in aelab.train.image_text."""
+"""Notebook 06 (image–text aesthetics, paper 002) runs headless through papermill with tiny parameters and records
+the co-attention check, with each figure titled by its number; the row of the full model without its comments is
+computed in aelab.train.image_text."""
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +14,7 @@ import aelab.train.image_text as image_text
 from aelab import cli
 from aelab.reference import PAPER_002_AVA_M
 from aelab.train.image_text import COMMENTS_REMOVED, without_comments
+from aelab.viz.figure_file import saved_titles, wrap_title
 from aelab.viz.training import learning_curves
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_image_text_aesthetics.ipynb"
@@ -37,11 +40,25 @@ def test_notebook_trains_the_variants_and_draws_attention(tmp_path):
     for name, folder in results["runs"].items():
         assert (Path(folder) / "checkpoints" / "best.pt").exists(), name
     assert results["figures"] == ["learning_curves.png", "attention_0.png", "attention_1.png", "attention_2.png"]
-    # the learning curves are those of the full model's run, as the test draws them from its logs
-    assert_same_drawing(out / "learning_curves.png",
-                        learning_curves(results["runs"]["mcn_mtl"], results["config"]["tasks"]), dpi=90)
+    # the learning curves are those of the full model's run, as the test draws them from its logs, under the title
+    # that states the test accuracy against the other variants
+    curves_title = saved_titles(out / "learning_curves.png")[0]
+    assert curves_title.startswith(f"mcn_mtl: test ACC {full['ACC %']:.1f} %")
+    assert f"image_only {results['table'][3]['ACC %']:.1f} %" in curves_title
+    again = learning_curves(results["runs"]["mcn_mtl"], results["config"]["tasks"])
+    again.suptitle(curves_title)
+    again.tight_layout()
+    wrap_title(again)
+    assert_same_drawing(out / "learning_curves.png", again, dpi=90)
     for figure in results["figures"][1:]:  # image and word heat maps: many colours, not a blank canvas
         assert_drawn(out / figure, min_colours=200)
+        titled = " ".join(saved_titles(out / figure)[0].split())  # the comment's check and the spread, in numbers
+        assert re.search(r"largest weight \d\.\d\d vs 0\.\d\d for an even spread", titled), titled
+        assert "co-attention (MTRL layer 1)" in titled
+    check = results["coattention_focus"]  # subject words ("subject", colours, shapes) against their box area
+    assert all(isinstance(check[key], (int, float)) for key in ("value", "chance", "ratio", "n"))
+    assert check["n"] > 0 and check["function"]["n"] > 0 and isinstance(check["passed"], bool)
+    assert f"{check['ratio']:.1f}× its area" in check["description"]
     assert any(c.get("outputs") for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code")
 
 

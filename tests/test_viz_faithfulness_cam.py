@@ -265,7 +265,7 @@ def test_coattention_fails_when_subject_words_spread_or_function_words_focus_too
 def test_no_subject_word_in_the_comments_is_said_plainly():
     result = coattention_focus_from([hand_attention(["the", "colours", "clash"], set())], [TOP_LEFT])
     assert result.subject.count == 0 and not result.passed
-    assert "names the subject's colour or shape" in result.describe()
+    assert "names the subject, its colour or shape" in result.describe()
 
 
 def test_an_even_spread_puts_exactly_the_box_area_in_an_unaligned_box():

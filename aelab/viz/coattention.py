@@ -8,6 +8,7 @@ Regions are the backbone's last-stage grid, so the maps are as coarse as that gr
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,8 +70,9 @@ def choose_words(attention: WordAttention, count: int = 6, words: Sequence[str] 
 
 
 def word_attention_figure(picture, attention: WordAttention, positions: Sequence[int], comment: str = "",
-                          inches: float = 2.2) -> Figure:
-    """The image, then one heat map over it per chosen token position (title: the word and its peak weight)."""
+                          inches: float = 2.2, title: str | None = None) -> Figure:
+    """The image, then one heat map over it per chosen token position (panel title: the word and its peak weight);
+    ``title`` (e.g. :func:`aelab.viz.faithfulness_text.attention_title`) goes above the comment."""
     base = to_hwc(picture)
     figure, axes = plt.subplots(1, len(positions) + 1, figsize=(inches * (len(positions) + 1), inches * 1.25),
                                 squeeze=False)
@@ -81,7 +83,9 @@ def word_attention_figure(picture, attention: WordAttention, positions: Sequence
         ax.set_title(f"'{attention.words[position]}' ({attention.maps[position].max():.2f})", fontsize=9)
     for ax in axes[0]:
         ax.axis("off")
-    if comment:
-        figure.suptitle(f"MTRL layer {attention.layer + 1}: {comment[:110]}", fontsize=9)
+    lines = [textwrap.fill(title, 20 * (len(positions) + 1))] if title else []
+    lines += [f"MTRL layer {attention.layer + 1}: {comment[:110]}"] if comment else []
+    if lines:
+        figure.suptitle("\n".join(lines), fontsize=9)
     figure.tight_layout()
     return figure

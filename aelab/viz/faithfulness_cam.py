@@ -8,8 +8,8 @@
   classes take turns on the left, so a map fixed on one side is right in half of the splices. Criterion ``≥ 0.9``.
 
 Paper 000's Fig. 5 (multi-task against single-task maps) is :mod:`aelab.viz.faithfulness_focus`. Each check returns
-a small frozen dataclass with ``value``, ``chance``, ``passed`` and a one-line ``describe()`` for a figure title;
-the ``*_of_run`` variants read a trained run (:func:`aelab.load_run`) and its held-out SynthAE images
+a small frozen dataclass with ``value``, ``chance``, ``passed``, a one-line ``describe()`` for a figure title and
+``as_dict()`` for a results file; :func:`subject_focus_of_maps` measures maps already computed; the ``*_of_run`` variants read a trained run (:func:`aelab.load_run`) and its held-out SynthAE images
 (:meth:`aelab.load.LoadedRun.examples`).
 """
 
@@ -84,7 +84,9 @@ def _target_label(model: nn.Module, task: str, target: TargetSpec) -> str:
 class SubjectFocus:
     """Grad-CAM of ``task`` (``target``) at ``layer``: ``value`` = mean share of the map's mass inside the subject
     box, ``chance`` = mean share of the frame the boxes cover (a map that ignores position), over ``n`` images
-    with a map (``empty`` all-zero maps left out); ``shares``: each image's share (NaN for an empty map)."""
+    with a map (``empty`` all-zero maps left out); ``shares``: each image's share (NaN for an empty map).
+    ``judged``: whether the criterion applies (SynthAE plants composition on the subject for the aesthetic head;
+    for another head, or one class's map, the share is a measurement without a verdict)."""
 
     task: str
     layer: str
@@ -95,21 +97,49 @@ class SubjectFocus:
     empty: int
     shares: tuple[float, ...] = field(default=(), repr=False)
     criterion: float = SUBJECT_FOCUS_CRITERION
+    judged: bool = True
 
     @property
     def ratio(self) -> float:
-        return self.value / self.chance if self.chance > 0 else float("nan")
+        return self.value / self.chance if self.n and self.chance > 0 else float("nan")
 
     @property
-    def passed(self) -> bool:
-        return bool(self.ratio >= self.criterion)
+    def passed(self) -> bool | None:
+        """``ratio ≥ criterion`` when judged, else None (no verdict)."""
+        return bool(self.ratio >= self.criterion) if self.judged else None
 
     def describe(self) -> str:
-        verdict = "pass" if self.passed else "fail"
+        name = f"Grad-CAM {self.task} ({self.target}) at {self.layer}"
+        if not self.n:
+            return f"{name}: all {self.empty} maps are empty (the head's output does not depend on this layer)"
         empty = f", {self.empty} empty maps left out" if self.empty else ""
-        return (f"Grad-CAM {self.task} ({self.target}) at {self.layer}: {self.value:.0%} of the map in the subject "
-                f"box vs {self.chance:.0%} of the frame = {self.ratio:.1f}× (need ≥ {self.criterion:g}×, "
-                f"n={self.n}{empty}) — {verdict}")
+        need = f"need ≥ {self.criterion:g}×, " if self.judged else ""
+        verdict = f" — {'pass' if self.passed else 'fail'}" if self.judged else ""
+        return (f"{name}: {self.value:.0%} of the map in the subject box vs {self.chance:.0%} of the frame = "
+                f"{self.ratio:.1f}× ({need}n={self.n}{empty}){verdict}")
+
+    def as_dict(self) -> dict:
+        """The numbers for a results file: value, chance, ratio, n, the verdict (None: not judged) and the line
+        :meth:`describe` gives."""
+        return {"task": self.task, "layer": self.layer, "target": self.target, "value": self.value,
+                "chance": self.chance, "ratio": self.ratio, "n": self.n, "empty": self.empty,
+                "criterion": self.criterion, "passed": self.passed, "description": self.describe()}
+
+
+def subject_focus_of_maps(cams: torch.Tensor | Sequence[np.ndarray], boxes: Sequence[Sequence[float]], *,
+                          task: str, layer: str, target: str = "predicted class",
+                          judged: bool = True) -> SubjectFocus:
+    """:class:`SubjectFocus` of Grad-CAM maps already computed (one ``(H, W)`` map and one normalised subject box
+    per image): the mean share inside the box (:func:`aelab.viz.cam.cam_mass_in_box`) against the mean box area
+    over the images whose map is not all zero."""
+    boxes = check_boxes(boxes, len(cams))
+    shares = np.array([cam_mass_in_box(cam, box) for cam, box in zip(cams, boxes)], dtype=float)
+    kept = ~np.isnan(shares)
+    areas = np.array([box_area(box) for box in boxes], dtype=float)
+    value = float(shares[kept].mean()) if kept.any() else float("nan")
+    chance = float(areas[kept].mean()) if kept.any() else float("nan")
+    return SubjectFocus(task, layer, target, value, chance, int(kept.sum()), int((~kept).sum()),
+                        tuple(float(s) for s in shares), judged=judged)
 
 
 def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequence[float]], *,
@@ -123,13 +153,7 @@ def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequen
     boxes = check_boxes(boxes, images.shape[0])
     layer = layer or focus_layer(model, task)
     cams = grad_cam(model, images, layer, task, target, batch_size=batch_size)
-    shares = np.array([cam_mass_in_box(cam, box) for cam, box in zip(cams, boxes)])
-    kept = ~np.isnan(shares)
-    areas = np.array([box_area(box) for box in boxes])
-    value = float(shares[kept].mean()) if kept.any() else float("nan")
-    chance = float(areas[kept].mean()) if kept.any() else float("nan")
-    return SubjectFocus(task, layer, _target_label(model, task, target), value, chance, int(kept.sum()),
-                        int((~kept).sum()), tuple(float(s) for s in shares))
+    return subject_focus_of_maps(cams, boxes, task=task, layer=layer, target=_target_label(model, task, target))
 
 
 # ---- spliced images -------------------------------------------------------------------------------------------
@@ -160,6 +184,13 @@ class SplicedCheck:
         verdict = "pass" if self.passed else "fail"
         return (f"spliced check, Grad-CAM {self.task} at {self.layer}: the deciding half in {self.value:.0%} "
                 f"({classes}; chance {self.chance:.0%}, need ≥ {self.criterion:.0%}) — {verdict}")
+
+    def as_dict(self) -> dict:
+        """The numbers for a results file: ``value`` (share of the maps that pick the deciding half), ``n``
+        splices, the hits per class, chance, criterion, verdict and the line :meth:`describe` gives."""
+        return {"task": self.task, "layer": self.layer, "value": self.value, "chance": self.chance,
+                "n": self.splices, "maps": len(self.hits) * self.splices, "hits": dict(self.hits),
+                "criterion": self.criterion, "passed": self.passed, "description": self.describe()}
 
 
 def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor, *,

@@ -11,7 +11,7 @@ when its concentration difference is positive on average and the sign test gives
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from torch import nn
 from aelab.errors import ConfigError
 from aelab.task_kinds import kind_named
 from aelab.viz.cam import TargetSpec, box_area, cam_mass_in_box, grad_cam
-from aelab.viz.faithfulness_cam import check_boxes, check_images, focus_layer, held_out
+from aelab.viz.faithfulness_cam import check_boxes, check_count, check_images, focus_layer, held_out
 
 TOP_SHARE = 0.2  # concentration: mass in the map's top 20 % of pixels
 SIGN_TEST_LEVEL = 0.05
@@ -72,6 +72,11 @@ class PairedDifference:
         return (f"{self.first:.2f} vs {self.second:.2f}, Δ {self.mean:+.2f} ± {self.std:.2f}, "
                 f"higher in {self.higher}/{self.n} (p={self.p_value:.2g})")
 
+    def as_dict(self) -> dict:
+        """Every field (``first`` = multi-task mean, ``second`` = single-task mean, ``mean`` ± ``std`` = the paired
+        difference) for a results file."""
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class TaskFocus:
@@ -87,6 +92,11 @@ class TaskFocus:
     def passed(self) -> bool:
         c = self.concentration
         return bool(c.mean > 0 and c.p_value < SIGN_TEST_LEVEL)
+
+    def as_dict(self) -> dict:
+        return {"multi_layer": self.multi_layer, "single_layer": self.single_layer,
+                "concentration": self.concentration.as_dict(),
+                "in_box": None if self.in_box is None else self.in_box.as_dict(), "passed": self.passed}
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,13 @@ class FocusComparison:
         verdict = "pass" if self.passed else "fail"
         return (f"multi-task − single-task Grad-CAM (top-{TOP_SHARE:.0%} concentration, uniform {self.chance:.2f}): "
                 f"{'; '.join(parts)} — {verdict}")
+
+    def as_dict(self) -> dict:
+        """The numbers for a results file: ``value`` (smallest mean concentration difference), ``chance``, the
+        boxes' ``area``, per task the paired differences, the verdict and the line :meth:`describe` gives."""
+        return {"value": self.value, "chance": self.chance, "area": self.area,
+                "tasks": {name: task.as_dict() for name, task in self.tasks.items()}, "passed": self.passed,
+                "description": self.describe()}
 
 
 def focus_comparison(multi: nn.Module, single: nn.Module, images: torch.Tensor,
@@ -171,3 +188,20 @@ def focus_comparison_of_runs(multi_run: str | Path, single_run: str | Path, n: i
         options["targets"] = {task: torch.as_tensor(data.labels[task]) for task in exclusive if task in data.labels}
     return focus_comparison(multi.model, single.model, data.images, data.boxes,
                             single_images=single.normalize(data.pixels), **options)
+
+
+def train_focus_pair(output: str | Path, *, n_images: int, epochs: int, seed: int = 0,
+                     **overrides) -> tuple[Path, Path]:
+    """Train the pair Fig. 5 compares, with one recipe (the reference run's, :func:`aelab.reference_model.reference_recipe`, with
+    ``n_images``, ``epochs``, ``seed`` and ``overrides``): the recipe's multi-task architecture and the
+    single-task baseline (``arch="single"``: one backbone per task). Returns ``(multi run, single run)``
+    folders under ``output``."""
+    from aelab.reference_model import reference_recipe
+    from aelab.train import fit
+
+    settings = {"n_images": check_count("n_images", n_images, 10), "epochs": check_count("epochs", epochs),
+                "seed": seed, "output": str(output), "progress": False, **overrides}
+    recipe = reference_recipe(**settings)
+    multi = fit(recipe).folder
+    single = fit(recipe.replace(arch="single")).folder
+    return multi, single

@@ -1,8 +1,8 @@
 """Does the co-attention of an image–text model (paper 002, Miao & Liang 2025, §3 CTRM) tie the words that name
 SynthAE's subject to the place where the subject is?
 
-A comment that names the subject ("the red triangle …") should make the words for its colour and its shape attend
-to the subject's box: :func:`coattention_focus` measures the share of each such word's text←image attention
+A comment that names the subject ("the red triangle …", or SynthAE's own "the subject is cut off") should make the
+word "subject" and the words for its colour and its shape attend to the subject's box: :func:`coattention_focus` measures the share of each such word's text←image attention
 (:func:`aelab.viz.coattention.word_attention`, one softmax over the region grid per word) that falls inside the
 box, against the box's area share of the grid (what an even spread puts there). Function words ("the", "a",
 "is", …) carry no picture and are the control. Criterion: subject words ``≥ 2 ×`` area share, function words below.
@@ -20,9 +20,9 @@ from torch import nn
 
 from aelab.data.synthetic.recipes import RECIPES
 from aelab.errors import ConfigError
-from aelab.text import join_comments
+from aelab.text import join_comments, tokenize
 from aelab.viz.cam import box_area, box_weights
-from aelab.viz.coattention import WordAttention, word_attention
+from aelab.viz.coattention import WordAttention, choose_words, word_attention
 
 COLOUR_WORDS = frozenset({
     "red", "orange", "yellow", "lime", "green", "teal", "cyan", "turquoise", "blue", "navy", "indigo", "violet",
@@ -31,14 +31,17 @@ COLOUR_WORDS = frozenset({
 })
 SHAPE_WORDS = frozenset({shape for recipe in RECIPES.values() for shape in recipe.shapes}
                         | {f"{shape}s" for recipe in RECIPES.values() for shape in recipe.shapes})
-SUBJECT_WORDS = COLOUR_WORDS | SHAPE_WORDS
-"""Words that name a SynthAE subject's colour or shape (the shape names of the recipes, with plurals)."""
+SUBJECT_WORDS = COLOUR_WORDS | SHAPE_WORDS | {"subject", "subjects"}
+"""Words that name a SynthAE subject: the word itself, its colour or its shape (the recipes' shape names, with
+plurals)."""
 
 FUNCTION_WORDS = frozenset({
     "the", "a", "an", "is", "are", "was", "it", "its", "this", "that", "of", "and", "or", "but", "to", "in", "on",
     "at", "for", "with", "by", "so", "too", "me", "my", "i", "be", "some", "what", "here",
 })
 COATTENTION_CRITERION = 2.0
+EVEN_SPREAD_FACTOR = 1.5
+"""A word whose largest region weight stays below 1.5 × the even weight (1 / regions) points at no place."""
 
 
 def attention_in_box(attention: WordAttention, box: Sequence[float]) -> np.ndarray:
@@ -67,7 +70,7 @@ class WordGroupFocus:
 
 @dataclass(frozen=True)
 class CoAttentionFocus:
-    """``subject``: words naming the subject's colour or shape; ``function``: function words (the control).
+    """``subject``: words naming the subject, its colour or its shape; ``function``: function words (the control).
     ``value`` / ``chance``: the subject words' share in the box and its area share. It passes when the subject
     words reach ``criterion`` × their area share and the function words do not."""
 
@@ -92,13 +95,22 @@ class CoAttentionFocus:
     def describe(self) -> str:
         if not self.subject.count:
             return (f"co-attention (MTRL layer {self.layer + 1}): no comment of the {self.images} images names the "
-                    f"subject's colour or shape — fail")
+                    f"subject, its colour or shape — fail")
         verdict = "pass" if self.passed else "fail"
         function = f"{self.function.ratio:.1f}×" if self.function.count else "none found"
         subject = self.subject
-        return (f"co-attention (MTRL layer {self.layer + 1}): colour/shape words put {subject.value:.0%} on the "
+        return (f"co-attention (MTRL layer {self.layer + 1}): subject words put {subject.value:.0%} on the "
                 f"subject box ({subject.ratio:.1f}× its area, need ≥ {self.criterion:g}×, {subject.count} words), "
                 f"function words {function} — {verdict}")
+
+    def as_dict(self) -> dict:
+        """The numbers for a results file: ``value`` (subject words' share in the box), ``chance`` (its area share),
+        ``ratio``, ``n`` subject-word tokens, the function words' control, verdict and :meth:`describe`'s line."""
+        groups = {name: {"value": group.value, "chance": group.chance, "ratio": group.ratio, "n": group.count}
+                  for name, group in (("subject", self.subject), ("function", self.function))}
+        return {"value": self.value, "chance": self.chance, "ratio": self.subject.ratio, "n": self.subject.count,
+                **groups, "layer": self.layer, "images": self.images, "criterion": self.criterion,
+                "passed": self.passed, "description": self.describe()}
 
 
 def _group(shares: list[float], areas: list[float], words: str) -> WordGroupFocus:
@@ -153,3 +165,46 @@ def coattention_focus_of_run(run: str | Path, n: int = 200, *, seed: int = 0,
     if comments is None:
         comments = [join_comments(s.labels.get("comments")) for s in data.samples]
     return coattention_focus(loaded.model, data.images, comments, data.boxes, **options)
+
+
+def attention_spread(attention: WordAttention) -> tuple[float, float]:
+    """``(largest weight of any word on any region, 1 / regions)``: the second is what every region gets when a
+    word spreads its attention evenly (NaN for a comment without tokens)."""
+    maps = attention.maps
+    if not maps.numel():
+        return float("nan"), float("nan")
+    return float(maps.max()), 1.0 / maps[0].numel()
+
+
+def attention_title(attention: WordAttention, box: Sequence[float] | None = None) -> str:
+    """A title for one comment's word maps: its largest weight against an even spread and, when the subject
+    ``box`` is known, this comment's check (:func:`coattention_focus_from`). When no word reaches
+    :data:`EVEN_SPREAD_FACTOR` × the even weight the title opens by saying the maps show no place."""
+    peak, even = attention_spread(attention)
+    spread = f"largest weight {peak:.2f} vs {even:.2f} for an even spread"
+    check = [coattention_focus_from([attention], [box]).describe()] if box is not None else []
+    if peak >= EVEN_SPREAD_FACTOR * even:
+        return "; ".join([*check, spread])
+    return "; ".join([f"every word spreads its attention almost evenly ({spread}): these maps show no place", *check])
+
+
+def naming_first(comments: Sequence[str], count: int, words: Collection[str] = SUBJECT_WORDS) -> list[int]:
+    """Indices of ``count`` comments to draw: those holding one of ``words`` (the ones the check reads) first, in
+    order, then the others."""
+    wanted = set(words)
+    naming = [i for i, comment in enumerate(comments) if wanted & set(tokenize(comment))]
+    return (naming + [i for i in range(len(comments)) if i not in set(naming)])[:count]
+
+
+def shown_words(attention: WordAttention, count: int = 5, words: Sequence[str] | None = None) -> list[int]:
+    """Token positions to draw: those of ``words`` when given (:func:`aelab.viz.coattention.choose_words`), else
+    the first of each subject word in the comment, filled up with the most focused other words."""
+    if words:
+        return choose_words(attention, count, words)
+    subject, seen = [], set()
+    for position, word in enumerate(attention.words):
+        if word in SUBJECT_WORDS and word not in seen:
+            seen.add(word)
+            subject.append(position)
+    others = [p for p in choose_words(attention, count) if attention.words[p] not in seen]
+    return sorted((subject + others)[:count])
