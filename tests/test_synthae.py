@@ -133,6 +133,27 @@ def test_comments_describe_the_factors_with_some_noise(stats_set):
     assert 0.65 < agree / total < 0.97  # mostly right, some remarks wrong
 
 
+def test_subject_remarks_name_the_subjects_colour_and_shape(stats_set):
+    from aelab.data.synthetic.comments import SHAPE_WORDS, colour_word, subject_colour_word
+
+    assert [colour_word(h, 0.8, 0.8) for h in (5, 30, 60, 120, 180, 220, 270, 320, 350)] == [
+        "red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink", "red"]
+    assert (colour_word(200, 0.05, 0.95), colour_word(200, 0.05, 0.5), colour_word(10, 0.9, 0.1)) == (
+        "white", "grey", "black")
+    named = right = 0
+    for i in range(400):
+        factors, text = stats_set.factors(i), " ".join(stats_set[i].labels["comments"]).lower()
+        colour = subject_colour_word(factors)
+        for shape in SHAPE_WORDS.values():
+            if f"{colour} {shape}" in text:
+                named += 1
+                right += shape == factors["shape"]
+    assert named > 100  # about half the images have a remark on their subject
+    assert 0.7 < right / named < 0.97  # it names the true shape, apart from the deliberately wrong remarks
+    silhouette = next(stats_set.factors(i) for i in range(2000) if "silhouettes" in stats_set.factors(i)["effects"])
+    assert subject_colour_word(silhouette) == "black"
+
+
 def test_a_linear_model_learns_both_tasks_but_not_perfectly():
     results = linear_probe(SynthAE(2400, size=32, seed=11), train_fraction=0.75)
     emotion, aesthetic = results["emotion"], results["aesthetic"]

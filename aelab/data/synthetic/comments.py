@@ -1,7 +1,9 @@
 """Viewer comments for SynthAE images: short remarks generated from the image's factors, some of them wrong.
 
 They give the image–text model (paper 002, MCN-MTL) real signal to learn from: remarks on composition,
-colour harmony, focus, grain, mood and style, and an overall verdict that follows the latent quality.
+colour harmony, focus, grain, mood and style, and an overall verdict that follows the latent quality. A remark on
+the main subject names its colour and shape ("The red triangle stands out."), so that the co-attention of those
+words can be checked against the subject's known box.
 """
 
 from __future__ import annotations
@@ -49,6 +51,33 @@ STYLE_REMARKS = {
     "soft_focus": "Dreamy soft focus.",
     "vanishing_point": "The lines lead to a vanishing point.",
 }
+SUBJECT_REMARKS = ("The {colour} {shape} stands out.", "I like the {colour} {shape}.",
+                   "That {colour} {shape} draws the eye.")
+SHAPE_WORDS = {"circle": "circle", "blob": "blob", "shard": "shard", "triangle": "triangle", "star": "star"}
+HUE_WORDS = ((15, "red"), (45, "orange"), (70, "yellow"), (160, "green"), (195, "cyan"), (255, "blue"),
+             (290, "purple"), (345, "pink"), (360, "red"))
+"""Upper hue bound (degrees) of each colour word."""
+GREY_SATURATION = 0.2  # below this saturation a colour is named by its lightness
+
+
+def colour_word(hue: float, saturation: float, value: float) -> str:
+    """An everyday name of an HSV colour (hue in degrees): black/white/grey when it has little colour."""
+    if value < 0.15:
+        return "black"
+    if saturation < GREY_SATURATION:
+        return "white" if value > 0.85 else "grey"
+    return next(word for bound, word in HUE_WORDS if hue % 360 < bound)
+
+
+def subject_colour_word(factors: dict[str, Any]) -> str:
+    """The colour word of the main subject as the renderer paints it (a silhouette is black, light on white
+    pale, otherwise the palette's subject hue at the image's saturation)."""
+    if "silhouettes" in factors["effects"]:
+        return "black"
+    saturation = 0.3 if "light_on_white" in factors["effects"] else min(1.0, factors["saturation"] + 0.1)
+    return colour_word(factors["palette_hues"][1], saturation, max(0.5, factors["brightness"]))
+
+
 VERDICTS = {True: ("Great shot!", "Excellent work.", "Top marks from me."),
             False: ("Not for me.", "Weak entry.", "Needs more work.")}
 
@@ -73,6 +102,11 @@ def _remark(kind: str, factors: dict[str, Any], wrong: bool, rng: np.random.Gene
         truth = EMOTIONS[factors["emotion"]]
         value = str(rng.choice([e for e in EMOTIONS if e != truth])) if wrong else truth
         return _pick(rng, MOOD_REMARKS[value])
+    if kind == "subject":
+        colour, shape = subject_colour_word(factors), SHAPE_WORDS[factors["shape"]]
+        if wrong:  # another shape of the vocabulary
+            shape = str(rng.choice([w for k, w in SHAPE_WORDS.items() if k != factors["shape"]]))
+        return _pick(rng, SUBJECT_REMARKS).format(colour=colour, shape=shape)
     if kind == "style":
         used = [e for e in factors["effects"] if e in STYLE_REMARKS]
         pool = [e for e in STYLE_REMARKS if e not in used] if wrong or not used else used
@@ -83,7 +117,7 @@ def _remark(kind: str, factors: dict[str, Any], wrong: bool, rng: np.random.Gene
 
 def make_comments(factors: dict[str, Any], rng: np.random.Generator) -> list[str]:
     """One to three comments of one or two remarks each, drawn from the factors with some wrong remarks."""
-    aspects = ["composition", "harmony", "focus", "grain", "mood", "verdict"]
+    aspects = ["subject", "composition", "harmony", "focus", "grain", "mood", "verdict"]
     if factors["effects"]:
         aspects.append("style")
     comments = []
