@@ -124,8 +124,8 @@ def test_layer_line_gives_each_mode_of_one_layer():
 
 
 def test_activation_notebook_checks_its_class_images_and_atlas(tmp_path):
-    executed = cli.run_notebook(ACTIVATION, tmp_path, TINY_02)
-    folder = executed.parent
+    """Run from an empty folder without ``output_dir``: everything lands in its default output folder."""
+    folder = run_from_fresh_folder(ACTIVATION, tmp_path, TINY_02)
     results = json.loads((folder / "results.json").read_text())
     for key in ("class_visualisation", "atlas_diversity", "neuron_activation"):
         assert_check(results[key])

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 from figure_content import assert_drawn, assert_same_drawing
+from notebook_fixtures import run_from_fresh_folder
 
 import aelab.train.image_text as image_text
-from aelab import cli
 from aelab.reference import PAPER_002_AVA_M
 from aelab.train.image_text import COMMENTS_REMOVED, without_comments
 from aelab.viz.figure_file import saved_titles, wrap_title
@@ -25,8 +25,10 @@ TINY = {"n_images": 80, "image_size": 32, "epochs": 1, "batch_size": 16, "width"
 
 
 def test_notebook_trains_the_variants_and_draws_attention(tmp_path):
-    executed = cli.run_notebook(NOTEBOOK, tmp_path, TINY)  # figures and results.json land beside it
-    out = executed.parent
+    """Run from an empty folder without ``output_dir``: everything lands in its default output folder."""
+    out = run_from_fresh_folder(NOTEBOOK, tmp_path, TINY)
+    executed = tmp_path / "executed" / NOTEBOOK.name
+    cwd = tmp_path / "cwd"  # run folders are recorded relative to the folder the notebook ran in
     results = json.loads((out / "results.json").read_text())
     assert [row["variant"] for row in results["table"]] == [*TINY["variants"], f"mcn_mtl, {COMMENTS_REMOVED}"]
     full = results["table"][0]
@@ -38,14 +40,14 @@ def test_notebook_trains_the_variants_and_draws_attention(tmp_path):
     assert removed["ACC %"] == pytest.approx(100 * results["without_comments"]["aesthetic_score"]["accuracy"])
     assert removed["style mAP"] == pytest.approx(results["without_comments"]["style"]["map"])
     for name, folder in results["runs"].items():
-        assert (Path(folder) / "checkpoints" / "best.pt").exists(), name
+        assert (cwd / folder / "checkpoints" / "best.pt").exists(), name
     assert results["figures"] == ["learning_curves.png", "attention_0.png", "attention_1.png", "attention_2.png"]
     # the learning curves are those of the full model's run, as the test draws them from its logs, under the title
     # that states the test accuracy against the other variants
     curves_title = saved_titles(out / "learning_curves.png")[0]
     assert curves_title.startswith(f"mcn_mtl: test ACC {full['ACC %']:.1f} %")
     assert f"image_only {results['table'][3]['ACC %']:.1f} %" in curves_title
-    again = learning_curves(results["runs"]["mcn_mtl"], results["config"]["tasks"])
+    again = learning_curves(cwd / results["runs"]["mcn_mtl"], results["config"]["tasks"])
     again.suptitle(curves_title)
     again.tight_layout()
     wrap_title(again)
