@@ -11,8 +11,8 @@ from test_viz_faithfulness_cam import Wired, looks_at_red, squares
 from aelab.errors import ConfigError, UnknownNameError
 from aelab.models import build_model
 from aelab.task_kinds import predicted_labels
-from aelab.viz.cam_sheet import (box_shares, cam_sheet, figure_checks, layer_branch, layer_serves, predicted_names,
-                                 sheet_figures, spliced_figure, subject_check_layer)
+from aelab.viz.cam_sheet import (box_shares, cam_sheet, figure_checks, layer_branch, layer_serves, predicted_focus,
+                                 predicted_names, sheet_figures, spliced_figure, subject_check_layer)
 from aelab.viz.faithfulness_cam import spliced_check, subject_focus, subject_focus_of_maps
 from aelab.viz.faithfulness_focus import FocusComparison, PairedDifference, TaskFocus, train_focus_pair
 
@@ -47,6 +47,20 @@ def test_predicted_names_decode_as_predictions_do_and_keep_the_mode():
     model.eval()
     with torch.no_grad():
         assert names == predicted_labels("emotion", model(images)["emotion"])
+
+
+def test_the_sheets_predicted_class_check_is_the_one_computed_from_the_model():
+    model = two_branch()
+    torch.manual_seed(1)
+    images = torch.randn(6, 3, 32, 32)
+    boxes = [[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75]] * 3
+    panels = cam_sheet(model, images, ["aesthetic"], ["aesthetic.stage2", "aesthetic.stage3"], boxes=boxes,
+                       per_class=["aesthetic"])
+    direct = subject_focus(model, images, boxes, task="aesthetic", layer="aesthetic.stage3")
+    assert predicted_focus(panels, "aesthetic", "aesthetic.stage3") == direct
+    assert predicted_focus(panels, "aesthetic", "emotion.stage3") is None
+    assert predicted_focus(cam_sheet(model, images, ["aesthetic"], ["aesthetic.stage3"]), "aesthetic",
+                           "aesthetic.stage3") is None  # no boxes, no check
 
 
 def test_sheet_maps_every_task_and_layer_and_each_class_only_on_its_own_branch():

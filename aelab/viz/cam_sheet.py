@@ -153,6 +153,14 @@ def box_shares(panels: Sequence[CamPanel]) -> dict[str, float]:
     return {panel.key: panel.focus.value for panel in panels if panel.focus is not None}
 
 
+def predicted_focus(panels: Sequence[CamPanel], task: str, layer: str) -> SubjectFocus | None:
+    """The subject-box check of ``task``'s predicted-class maps at ``layer`` already in the sheet (None when the
+    sheet has no such panel or no boxes): the same number :func:`aelab.viz.faithfulness_cam.subject_focus` would
+    compute again from the model."""
+    return next((panel.focus for panel in panels
+                 if panel.task == task and panel.layer == layer and panel.target is None), None)
+
+
 def figure_checks(panels: Sequence[CamPanel]) -> dict[str, dict]:
     """``{figure file: the check its title states}`` (:meth:`SubjectFocus.as_dict`), for a results file."""
     return {panel.file_name: panel.focus.as_dict() for panel in panels if panel.focus is not None}
