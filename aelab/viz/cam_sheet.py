@@ -15,7 +15,6 @@ area``, the others are measurements. Each figure of :func:`sheet_figures` carrie
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -28,11 +27,11 @@ from aelab.errors import ConfigError
 from aelab.task_kinds import kind_named, predicted_labels
 from aelab.viz.cam import grad_cam, spliced_image, target_names
 from aelab.viz.faithfulness_cam import SplicedCheck, SubjectFocus, check_images, focus_layer, subject_focus_of_maps
+from aelab.viz.figure_file import wrap_title
 from aelab.viz.probe import check_layer
 
 SUBJECT_TASK = "aesthetic"
 """The head SynthAE ties to the subject: its composition faults are drawn on the subject."""
-TITLE_WIDTH = 110
 
 
 def layer_branch(model: nn.Module, layer: str) -> str | None:
@@ -166,9 +165,11 @@ def figure_checks(panels: Sequence[CamPanel]) -> dict[str, dict]:
     return {panel.file_name: panel.focus.as_dict() for panel in panels if panel.focus is not None}
 
 
-def _titled(figure: Figure, title: str, width: int = TITLE_WIDTH) -> Figure:
-    figure.suptitle(textwrap.fill(title, width), fontsize=9)
+def _titled(figure: Figure, title: str) -> Figure:
+    """``figure`` with ``title``, wrapped to the figure's width (:func:`aelab.viz.figure_file.wrap_title`)."""
+    figure.suptitle(title, fontsize=9)
     figure.tight_layout()
+    wrap_title(figure)
     return figure
 
 
@@ -183,7 +184,7 @@ def sheet_figures(panels: Sequence[CamPanel], pixels: torch.Tensor,
     for panel in panels:
         figure = cam_figure(pixels[:shown], panel.maps[:shown], layer=panel.layer, task=panel.task,
                             classes=list(panel.labels[:shown]), boxes=list(boxes[:shown]) if boxes else None)
-        figures[panel.file_name] = _titled(figure, panel.title(), TITLE_WIDTH)
+        figures[panel.file_name] = _titled(figure, panel.title())
     return figures
 
 
@@ -208,4 +209,4 @@ def spliced_figure(model: nn.Module, images: torch.Tensor, pixels: torch.Tensor,
             for name, target in zip(names, classes)}
     figure = spliced_check_figure(spliced_image(pixels[left], pixels[right]), maps, layer=check.layer,
                                   task=check.task, left=names[0], right=names[1])
-    return _titled(figure, check.describe(), 80)
+    return _titled(figure, check.describe())
