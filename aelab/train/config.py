@@ -16,9 +16,9 @@ from typing import Any
 from aelab.errors import ConfigError
 from aelab.train import config_checks as checks
 from aelab.train.device_settings import AMP_DTYPES, auto_or
+from aelab.train.schedules import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam")
-SCHEDULERS = ("cosine", "step", "none")
 
 
 def data_kinds() -> list[str]:
@@ -101,7 +101,7 @@ FIELD_CHECKS: dict[str, checks.Check] = {
     "connector_lr": checks.number(positive=True, optional=True),
     "momentum": checks.number(),
     "weight_decay": checks.number(),
-    "scheduler": checks.one_of(lambda: SCHEDULERS),
+    "scheduler": checks.one_of(lambda: SCHEDULES),
     "epochs": checks.integer(1),
     "batch_size": checks.integer(1),
     "max_batches": checks.integer(1, optional=True),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from aelab.train.gradients import probe_groups, task_gradient_norms
 from aelab.train.losses import model_task_losses
 from aelab.train.runs import (CsvLog, RunLock, check_run_files, checkpoint_path, load_checkpoint, new_run_folder,
                               save_checkpoint, write_config, write_results)
+from aelab.train.schedules import SCHEDULES, build_schedule
 from aelab.train.tensorboard import (Board, NullBoard, final_figures, gradient_scalars, open_board,
                                      optimizer_scalars, split_scalars)
 
@@ -91,15 +91,6 @@ def _optimizer(config: TrainConfig, model: nn.Module, balancer: nn.Module) -> to
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
-def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    builders = {
-        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs),
-        "step": lambda: torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1),
-        "none": lambda: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0),
-    }
-    return builders[config.scheduler]()
-
-
 class Trainer:
     """Holds the pieces of one run; :meth:`run` trains, validates, checkpoints and tests."""
 
@@ -129,13 +120,15 @@ class Trainer:
         self.balancer = build_balancer(config.balancing, config.tasks, **config.balancing_options).to(self.device)
         self.balancer.attach(self.model)
         self.optimizer = _optimizer(config, self.model, self.balancer)
-        self.scheduler = _scheduler(config, self.optimizer)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.per_step_schedule = SCHEDULES[config.scheduler].per_step
         self.amp_dtype = autocast_dtype(config.amp, config.amp_dtype, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.loader_settings = loader_settings(config.num_workers, config.pin_memory, config.persistent_workers,
                                                config.prefetch_factor, self.device,
                                                available_cores(local_world_size()))
         self._loaders: dict[tuple[str, bool], DataLoader] = {}  # kept only with persistent workers
+        self.scheduler = self._schedule()
         self.train_model: nn.Module = training_module(self.model, channels_last=config.channels_last,
                                                       compile=config.compile, wrap=self._ddp_wrapper())
         self.groups = {} if self.context.distributed else probe_groups(self.model)
@@ -236,16 +229,17 @@ class Trainer:
             self.metrics_log.truncate_after(self.start_epoch - 1)
             self.grad_log.truncate_after(self.start_epoch - 1)
 
+    def _schedule(self, epochs_done: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
+        """The configured schedule for ``config.epochs`` epochs of this run's training batches, advanced past
+        ``epochs_done`` epochs."""
+        steps_per_epoch = len(self.loader("train", shuffle=True)) if self.per_step_schedule else 1
+        return build_schedule(self.config.scheduler, self.optimizer, self.config.epochs, steps_per_epoch,
+                              self.base_lrs, epochs_done)
+
     def _rebuild_schedule(self, epochs_done: int) -> None:
-        """A fresh schedule for ``config.epochs`` from each group's initial learning rate, stepped ``epochs_done``
-        times: the learning rate an uninterrupted run of the new length would have at this epoch."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
-        self.scheduler = _scheduler(self.config, self.optimizer)
-        with warnings.catch_warnings():  # stepping without optimizer steps is the point here
-            warnings.simplefilter("ignore", UserWarning)
-            for _ in range(epochs_done):
-                self.scheduler.step()
+        """A fresh schedule for ``config.epochs`` from each group's initial learning rate, advanced past
+        ``epochs_done`` epochs: the learning rate an uninterrupted run of the new length would have there."""
+        self.scheduler = self._schedule(epochs_done)
 
     def _state(self, epoch: int) -> dict[str, Any]:
         return {
@@ -335,6 +329,8 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.balancer.after_step()
+            if self.per_step_schedule:
+                self.scheduler.step()
             self.step += 1
             batches += 1
             images += len(batch["image"]) * self.context.world_size
@@ -412,7 +408,8 @@ class Trainer:
                     if score > self.best_score:
                         self.best_score, self.best_epoch = score, epoch
                         save_checkpoint(self._state(epoch + 1), checkpoint_path(self.folder, "best"))
-                self.scheduler.step()
+                if not self.per_step_schedule:
+                    self.scheduler.step()
                 self._save_last(epoch + 1)
         except KeyboardInterrupt:
             if self.context.is_main:
