@@ -1,7 +1,31 @@
-"""Shared test fixtures."""
+"""Shared test fixtures, and how the suite shares out over pytest-xdist workers (``make test`` starts one per core).
+
+A worker, and every process it starts (kernels, command lines), computes with one thread: two processes with two
+OpenMP threads each on two cores slow many tiny convolutions down tenfold. A module's tests stay on one worker, as
+they share module fixtures, and so do all browser tests, which share one JupyterLab and one Chromium."""
+
+import os
+from pathlib import Path
 
 import pytest
 import torch
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
+        os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group each test with the rest of its module (``--dist loadgroup``), the browser tests all together."""
+    for item in items:
+        path = Path(item.fspath).resolve()
+        group = "browser" if BROWSER_TESTS in path.parents else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(name=group))
 
 
 @pytest.fixture(scope="module")
