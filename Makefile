@@ -27,9 +27,9 @@ sweep: setup
 # the browser suite (tests/browser: JupyterLab driven by headless /usr/bin/chromium) runs inside `make test` when
 # chromium is installed; alone:
 # `.[dev]` brings the cluster and tensorboard extras, so their tests run here instead of being skipped
-# one pytest-xdist worker per core (at most 4), each test module kept on one worker (tests/conftest.py)
+# one pytest-xdist worker per logical core (at most 4), each test module kept on one worker (tests/conftest.py)
 test: setup
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup
+	$(BIN)/python -m pytest -q -n logical --maxprocesses 4
 
 test-browser: setup
 	$(BIN)/python -m pytest -q tests/browser

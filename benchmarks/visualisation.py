@@ -5,6 +5,8 @@
 
 Both use GoogLeNet with random weights (offline) whose batch-norm statistics are re-estimated on smooth random images
 (with the default statistics its 4a activations are ~1e-7), layer 4a, 128 px, channels evenly spaced over the layer.
+``--model reference`` uses the shipped SynthAE reference run instead (aelab.reference_run()), probe layer
+emotion.stage4 at the run's own input size (64 px), which Lucent then renders at that size too (no upsampling).
 
 **Default: the renderer against its previous implementation.** The previous loop (a hand-written element-wise Adam
 on a gathered parameter tensor, kept here only as the baseline) and :class:`aelab.viz.render.BatchRender`
@@ -40,7 +42,8 @@ import copy as copy_module
 import os
 import statistics
 import time
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -196,7 +199,8 @@ def lucent_images(model: nn.Module, args, chans: list[int], lucent) -> tuple[tor
         copy = copy_module.deepcopy(model)  # Lucent leaves a forward hook on every module after each call
         start = time.perf_counter()
         out = lucent_render.render_vis(copy, f"{name}:{ch}", param_f=lambda: param.image(args.size),
-                                       thresholds=(512,), progress=False, show_image=False)
+                                       thresholds=(512,), progress=False, show_image=False,
+                                       fixed_image_size=MODELS[args.model].lucent_size(args))
         seconds.append(time.perf_counter() - start)
         images.append(torch.from_numpy(np.asarray(out[-1])).permute(0, 3, 1, 2).float())
     return torch.cat(images), statistics.mean(seconds)
@@ -256,10 +260,48 @@ def against_lucent(model: nn.Module, args, chans: list[int]) -> None:
           f"(goal <= 0), reached {ratio:.1f}x sooner (goal >= 5) -> joint criterion {'MET' if met else 'NOT met'}")
 
 
+@dataclass(frozen=True)
+class BenchModel:
+    """A model to render from: ``build(args) -> (model, description)``, its default layer and size, and the size
+    Lucent feeds the model (None: Lucent's own rule, upsampling anything below 224 px)."""
+
+    build: Callable[[argparse.Namespace], tuple[nn.Module, str]]
+    layer: str
+    size: Callable[[], int]
+    lucent_size: Callable[[argparse.Namespace], int | None] = lambda args: None
+
+
+def random_googlenet(args) -> tuple[nn.Module, str]:
+    model = build_backbone("googlenet")
+    calibrate_batchnorm(model, args.size)
+    return model, "googlenet, random weights, batch-norm statistics re-estimated"
+
+
+def reference_model(args) -> tuple[nn.Module, str]:
+    from aelab.load import load_run
+    from aelab.reference_model import reference_run
+
+    loaded = load_run(reference_run(), device="cpu")
+    return loaded.model.eval(), f"the SynthAE reference run ({loaded.config['arch']}, {loaded.config['backbone']})"
+
+
+def reference_size() -> int:
+    from aelab.reference_model import reference_recipe
+
+    return reference_recipe().image_size
+
+
+MODELS: dict[str, BenchModel] = {
+    "googlenet": BenchModel(random_googlenet, "4a", lambda: 128),
+    "reference": BenchModel(reference_model, "emotion.stage4", reference_size, lambda args: args.size),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layer", default="4a")
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--model", choices=sorted(MODELS), default="googlenet")
+    parser.add_argument("--layer", default=None, help="probe layer (default: the model's, 4a or emotion.stage4)")
+    parser.add_argument("--size", type=int, default=None, help="image side (default: 128, or the run's own)")
     parser.add_argument("--channels", type=int, default=8, help="channels rendered (evenly spaced over the layer)")
     parser.add_argument("--steps", type=int, default=24, help="interleaved steps counted (previous vs current)")
     parser.add_argument("--warmup", type=int, default=2, help="interleaved steps run first and not counted")
@@ -272,15 +314,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    bench_model = MODELS[args.model]
+    args.layer = args.layer or bench_model.layer
+    args.size = args.size or bench_model.size()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (pinned), {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at start")
-    model = build_backbone("googlenet")
-    calibrate_batchnorm(model, args.size)
+    model, description = bench_model.build(args)
     n_channels = int(layer_activations(model, torch.rand(1, 3, args.size, args.size), args.layer).shape[1])
     chans = sorted({round(i * (n_channels - 1) / max(1, args.channels - 1)) for i in range(args.channels)})
-    print(f"googlenet, random weights, batch-norm statistics re-estimated; layer {args.layer} ({n_channels} "
+    print(f"{description}; layer {args.layer} ({n_channels} "
           f"channels), {args.size} px, channels {chans}")
     if args.against_lucent:
         against_lucent(model, args, chans)

@@ -19,13 +19,18 @@ def pytest_configure(config):
         os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Group each test with the rest of its module (``--dist loadgroup``), the browser tests all together."""
-    for item in items:
-        path = Path(item.fspath).resolve()
-        group = "browser" if BROWSER_TESTS in path.parents else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(name=group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scope scheduling with one scope per test module, and one for all browser tests."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return "browser" if (Path(config.rootpath) / module).resolve().parent.is_relative_to(BROWSER_TESTS) \
+                else module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +51,4 @@ def offline(monkeypatch, tmp_path):
         raise AssertionError(f"a download of {url} was attempted")
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
