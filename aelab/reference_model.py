@@ -30,6 +30,7 @@ import torch
 import yaml
 
 from aelab.errors import AelabError, ConfigError
+from aelab.run_folder import ATLAS_FOLDER
 
 ASSETS = "assets"
 RUN_FOLDER = "reference_run"
@@ -85,10 +86,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aelab"
 
 
+def _shipped_files(folder: Path) -> list[Path]:
+    """The run's files and its pre-rendered atlas files (the explorer's first layer), relative to ``folder``."""
+    atlases = sorted(path.relative_to(folder) for path in (folder / ATLAS_FOLDER).rglob("*") if path.is_file())
+    return [Path(name) for name in RUN_FILES] + atlases
+
+
 def _digest(folder: Path) -> str:
     hasher = hashlib.sha256()
-    for name in RUN_FILES:
-        hasher.update((folder / name).read_bytes())
+    for name in _shipped_files(folder):
+        hasher.update(str(name).encode() + b"\0" + (folder / name).read_bytes())
     return hasher.hexdigest()[:12]
 
 
@@ -110,7 +117,7 @@ def reference_run() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{RUN_FOLDER}-", dir=target.parent))
-    for name in RUN_FILES:
+    for name in _shipped_files(source):
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / name, staging / name)
     try:
@@ -127,6 +134,7 @@ def ship_run(folder: str | Path, destination: str | Path | None = None) -> Path:
 
     folder = Path(folder)
     target = Path(destination) if destination is not None else Path(__file__).parent / ASSETS / RUN_FOLDER
+    shutil.rmtree(target / ATLAS_FOLDER, ignore_errors=True)  # rendered from the weights being replaced
     (target / "checkpoints").mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES[:-1]:
         shutil.copyfile(folder / name, target / name)
@@ -134,6 +142,20 @@ def ship_run(folder: str | Path, destination: str | Path | None = None) -> Path:
     save_checkpoint({"model": state["model"], "epoch": state["epoch"], "config": state["config"]},
                     target / RUN_FILES[-1])
     return target
+
+
+def ship_atlas(folder: str | Path) -> Path:
+    """Render the atlas the explorer opens on — the deepest probe layer, :data:`aelab.viz.atlas.ATLAS_SETTINGS` —
+    into the shipped run ``folder``'s atlas cache, so that a first look at the reference run renders nothing.
+    Returns the atlas's folder."""
+    from aelab.load import load_run
+    from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
+
+    folder = Path(folder)
+    loaded = load_run(folder, device="cpu")
+    layer = loaded.model.probe_layers()[-1]
+    layer_atlas(loaded.model, layer, ATLAS_SETTINGS, cache_dir=folder / ATLAS_FOLDER, progress=True)
+    return next((folder / ATLAS_FOLDER).glob(f"{layer}-*"))
 
 
 # ---- measuring against the ceiling ---------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import yaml
 from aelab.errors import AelabError
 
 CHECKPOINTS = "checkpoints"
+ATLAS_FOLDER = "atlas"
+"""A run folder's cache of layer atlases (:mod:`aelab.viz.atlas`)."""
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:

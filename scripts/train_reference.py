@@ -5,8 +5,9 @@
 
 The recipe fixes the data (SynthAE seed and size), architecture, optimisation and the number of CPU threads, and
 the trainer reseeds every epoch, so a rerun on the same machine gives the same weights. Shipping copies the run's
-config.yaml, metrics.csv, results.json and a weights-only checkpoints/best.pt to aelab/assets/reference_run/, then
-prints the table against the ceiling (python -m aelab.reference_model prints it again).
+config.yaml, metrics.csv, results.json and a weights-only checkpoints/best.pt to aelab/assets/reference_run/ and
+renders the atlas the explorer opens on into its atlas/ folder (so a first look renders nothing), then prints the
+table against the ceiling (python -m aelab.reference_model prints it again).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 
 import torch
 
-from aelab.reference_model import ceiling_table, format_table, recipe_path, recipe_threads, reference_recipe, ship_run
+from aelab.reference_model import ceiling_table, format_table, recipe_path, recipe_threads, reference_recipe, ship_atlas, ship_run
 from aelab.train import fit
 
 
@@ -38,7 +39,8 @@ def main() -> None:
     print(f"trained in {minutes:.1f} min | load average {os.getloadavg()[0]:.1f} | run {run.folder}")
     runs = {"reference": run.folder}
     if not (args.no_ship or args.recipe):
-        print("shipped to", ship_run(run.folder))
+        shipped = ship_run(run.folder)
+        print("shipped to", shipped, "| the explorer's first atlas:", ship_atlas(shipped))
     print(format_table(ceiling_table(runs, n=args.table_n)))
 
 

@@ -17,6 +17,7 @@ from aelab.errors import AelabError
 from aelab.reference_model import (FRESH_SEED, RUN_FILES, ceiling_table, format_table, fresh_accuracy,
                                    recipe_path, reference_recipe, reference_run, shipped_run_folder)
 from aelab.train.runs import read_config
+from aelab.viz.render import layer_channels
 
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"aesthetic": 0.84, "emotion": 0.92}
@@ -48,6 +49,22 @@ def test_reference_run_is_a_writable_copy_that_loads_as_a_run(cache, one_thread)
     assert outputs["aesthetic"].shape == (2,) and outputs["emotion"].shape == (2, 8)
     # AFI after every stage, the last one included
     assert len(loaded.model.connectors) == len(loaded.model.branches["aesthetic"].stages)
+
+
+def test_the_explorers_first_atlas_ships_with_the_run(cache, one_thread, monkeypatch):
+    """A first look at the reference run in the explorer renders nothing: its first layer's atlas is in the copy."""
+    import aelab.viz.atlas as atlas_module
+    from aelab.widgets.explorer import Explorer
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("the shipped atlas was rendered again")
+
+    monkeypatch.setattr(atlas_module, "render", no_render)
+    explorer = Explorer(aelab.reference_run(), n_images=2)
+    first = explorer.layers[-1]  # the layer the explorer opens on
+    atlas = explorer.atlas(first)
+    assert atlas.shape == (layer_channels(explorer.model, first), 3, 64, 64)
+    assert atlas.std() > 0.01  # rendered pictures, not a blank
 
 
 def test_recorded_config_is_the_committed_recipe():
@@ -120,6 +137,7 @@ def test_installed_package_finds_the_run_offline(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"aelab/assets/reference_run/{name}" for name in RUN_FILES} <= set(names)
     assert "aelab/assets/reference_recipe.yaml" in names
+    assert any(name.startswith("aelab/assets/reference_run/atlas/") and name.endswith("/atlas.pt") for name in names)
     zipfile.ZipFile(wheel).extractall(target)
     env = {**os.environ, "PYTHONPATH": str(target), "AELAB_CACHE": str(tmp_path / "cache"), "PYTHONNOUSERSITE": "1"}
     code = "import aelab; f = aelab.reference_run(); print(f); print(aelab.__file__)"

@@ -34,13 +34,17 @@ from tqdm.auto import tqdm
 from aelab.errors import AelabError
 from aelab.load import LoadedRun, load_run
 from aelab.notebook import write_json_atomic
+from aelab.run_folder import ATLAS_FOLDER
 from aelab.train.runs import load_checkpoint, save_checkpoint
 from aelab.viz.objectives import channel
 from aelab.viz.probe import LayerProbe, model_normalization, normalization_key
 from aelab.viz.render import RenderSettings, auto_batch_size, frozen, layer_channels, model_device, render
 
 ATLAS_FORMAT = 1  # part of every key: bump when the stored images would change for the same settings
-ATLAS_FOLDER = "atlas"
+ATLAS_SETTINGS = RenderSettings(steps=64, size=64)
+"""How the explorer renders a layer's atlas (with its own seed), the settings notebooks 02 and 03 use by default:
+64 steps at SynthAE's 64 px. The reference run ships the atlas of its deepest probe layer, the explorer's first
+view, rendered with these."""
 
 
 # ---- keys ----------------------------------------------------------------------------------------------------

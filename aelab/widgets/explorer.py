@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -31,7 +31,7 @@ from aelab.load import LoadedRun, load_run
 from aelab.prediction import image_files, warn_about_domain
 from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task
-from aelab.viz.atlas import layer_atlas
+from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
 from aelab.viz.cam import grad_cam
 from aelab.viz.explain import photo_from_image
 from aelab.viz.groups import NeuronGroups, group_images, neuron_groups
@@ -85,7 +85,7 @@ class Explorer:
         self.loaded = load_run(run)
         self.run, self.model, self.config = self.loaded.folder, self.loaded.model, self.loaded.config
         self.layers = layers or self.model.probe_layers()
-        self.settings = settings or RenderSettings(steps=64, size=64, seed=seed)
+        self.settings = settings or replace(ATLAS_SETTINGS, seed=seed)
         self.data = self.loaded.examples(n_images, seed=seed)
         self.tasks = [get_task(t) for t in self.config["tasks"] if kind_of(get_task(t)).exclusive]
         self._atlases: dict[str, torch.Tensor] = {}
