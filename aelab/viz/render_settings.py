@@ -4,11 +4,14 @@ procedures, Lucid's (:func:`lucid_defaults`) and paper 004's (:func:`paper_defau
 The defaults are chosen for readable images, not for activation alone (``benchmarks/visualisation.py
 --against-lucent``): at the activation Lucent reaches in 512 steps, the images must be no rougher (mean absolute
 Laplacian, :mod:`aelab.viz.readability`) than 1.1× Lucent's, no more clipped, and get there at least 5× sooner.
-Adam at Lucid's lr 0.05 with Fourier, decorrelation and the standard transforms does (GoogLeNet 4a, random weights,
-128 px, channels 0 and 511, 1 thread): Lucent's mean activation 3.66 at roughness 0.31 and clipped share 0.024;
-here after 28 steps at roughness 0.11 and clipped share 0, about 50× sooner, and 7.6 after the default 128 steps
-(roughness 0.19, clipped 0.001). The previous lr 0.3 climbed faster but its images were rough (0.49 after 192 steps
-on another random initialisation) and mostly clipped (69 %).
+Adam at Lucid's lr 0.05 with Fourier, decorrelation and the standard transforms does. Measured with both sides on 2
+threads: GoogLeNet 4a with random weights at 128 px, channels 0, 170, 341 and 511 — Lucent reaches mean activation
+1.96 at roughness 0.31 and clipped share 0.013 in 30.6 s per channel; these defaults pass that activation after 16
+steps (0.21 s per channel, 147× sooner) at roughness 0.09 and clipped share 0, and reach 5.5 after the default 128
+steps (roughness 0.19). On the SynthAE reference run (emotion.stage4, 8 channels, its own 64 px, which Lucent is
+then also given): Lucent 1.25 at roughness 0.30 and clipped share 0.14 in 7.6 s per channel; here 1.27 after 96
+steps (0.38 s, 20× sooner) at roughness 0.19 and clipped share 0.007. The previous lr 0.3 climbed faster but its
+images were rough (0.49 after 192 steps on another random initialisation) and mostly clipped (69 %).
 """
 
 from __future__ import annotations
