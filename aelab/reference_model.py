@@ -144,20 +144,6 @@ def ship_run(folder: str | Path, destination: str | Path | None = None) -> Path:
     return target
 
 
-def ship_atlas(folder: str | Path) -> Path:
-    """Render the atlas the explorer opens on — the deepest probe layer, :data:`aelab.viz.atlas.ATLAS_SETTINGS` —
-    into the shipped run ``folder``'s atlas cache, so that a first look at the reference run renders nothing.
-    Returns the atlas's folder."""
-    from aelab.load import load_run
-    from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
-
-    folder = Path(folder)
-    loaded = load_run(folder, device="cpu")
-    layer = loaded.model.probe_layers()[-1]
-    layer_atlas(loaded.model, layer, ATLAS_SETTINGS, cache_dir=folder / ATLAS_FOLDER, progress=True)
-    return next((folder / ATLAS_FOLDER).glob(f"{layer}-*"))
-
-
 # ---- measuring against the ceiling ---------------------------------------------------------------------------
 
 

@@ -15,11 +15,24 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import torch
 
-from aelab.reference_model import ceiling_table, format_table, recipe_path, recipe_threads, reference_recipe, ship_atlas, ship_run
+from aelab.load import load_run
+from aelab.reference_model import ceiling_table, format_table, recipe_path, recipe_threads, reference_recipe, ship_run
+from aelab.run_folder import ATLAS_FOLDER
 from aelab.train import fit
+from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
+
+
+def ship_atlas(folder: Path) -> Path:
+    """Render the atlas the explorer opens on — the deepest probe layer, with ``ATLAS_SETTINGS`` — into the shipped
+    run's atlas cache, so that a first look at the reference run renders nothing. Returns the atlas's folder."""
+    loaded = load_run(folder, device="cpu")
+    layer = loaded.model.probe_layers()[-1]
+    layer_atlas(loaded.model, layer, ATLAS_SETTINGS, cache_dir=folder / ATLAS_FOLDER, progress=True)
+    return next((folder / ATLAS_FOLDER).glob(f"{layer}-*"))
 
 
 def main() -> None:
