@@ -406,3 +406,11 @@ def test_checks_registry_names_every_check_with_one_signature(one_thread):
     assert list(CHECKS) == ["class_visualisation", "group_smoothness", "spatial_grid", "atlas_diversity"]
     result = CHECKS["atlas_diversity"](HueNet(), None, ATLAS, layer="features", channels=[0, 3])
     assert result.channels == 2 and result.passed
+
+
+def test_a_check_line_says_undefined_and_infinite_in_words():
+    from aelab.viz.faithfulness import CheckResult
+
+    line = CheckResult("grid contrast", float("nan"), float("inf"), "≥ 2×", False).describe()
+    assert line == "grid contrast: undefined (chance ∞; needs ≥ 2×) — FAIL"
+    assert CheckResult("share", 0.25, 0.125, "≥ 2×", True).describe() == "share: 0.25 (chance 0.125; needs ≥ 2×) — pass"

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 def _number(value: float) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "∞"
+    if isinstance(value, float) and math.isnan(value):  # the check's measure has no value for this input
+        return "undefined"
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
