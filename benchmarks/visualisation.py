@@ -200,7 +200,7 @@ def lucent_images(model: nn.Module, args, chans: list[int], lucent) -> tuple[tor
         start = time.perf_counter()
         out = lucent_render.render_vis(copy, f"{name}:{ch}", param_f=lambda: param.image(args.size),
                                        thresholds=(512,), progress=False, show_image=False,
-                                       fixed_image_size=MODELS[args.model].lucent_size(args))
+                                       fixed_image_size=args.size if MODELS[args.model].lucent_at_own_size else None)
         seconds.append(time.perf_counter() - start)
         images.append(torch.from_numpy(np.asarray(out[-1])).permute(0, 3, 1, 2).float())
     return torch.cat(images), statistics.mean(seconds)
@@ -262,13 +262,13 @@ def against_lucent(model: nn.Module, args, chans: list[int]) -> None:
 
 @dataclass(frozen=True)
 class BenchModel:
-    """A model to render from: ``build(args) -> (model, description)``, its default layer and size, and the size
-    Lucent feeds the model (None: Lucent's own rule, upsampling anything below 224 px)."""
+    """A model to render from: ``build(args) -> (model, description)``, its default layer and size, and whether
+    Lucent feeds it images at their own size (else Lucent's own rule: anything below 224 px is upsampled)."""
 
     build: Callable[[argparse.Namespace], tuple[nn.Module, str]]
     layer: str
     size: Callable[[], int]
-    lucent_size: Callable[[argparse.Namespace], int | None] = lambda args: None
+    lucent_at_own_size: bool = False
 
 
 def random_googlenet(args) -> tuple[nn.Module, str]:
@@ -293,7 +293,7 @@ def reference_size() -> int:
 
 MODELS: dict[str, BenchModel] = {
     "googlenet": BenchModel(random_googlenet, "4a", lambda: 128),
-    "reference": BenchModel(reference_model, "emotion.stage4", reference_size, lambda args: args.size),
+    "reference": BenchModel(reference_model, "emotion.stage4", reference_size, lucent_at_own_size=True),
 }
 
 

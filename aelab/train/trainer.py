@@ -220,7 +220,7 @@ class Trainer:
         if self.config.epochs == state["config"]["epochs"]:
             self.scheduler.load_state_dict(state["scheduler"])
         else:
-            self._rebuild_schedule(state["epoch"])
+            self.scheduler = self._schedule(state["epoch"])
         self.balancer.load_state_dict(state["balancer"])
         self.start_epoch, self.step = state["epoch"], state["step"]
         self.good_epoch = self.start_epoch
@@ -230,16 +230,12 @@ class Trainer:
             self.grad_log.truncate_after(self.start_epoch - 1)
 
     def _schedule(self, epochs_done: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
-        """The configured schedule for ``config.epochs`` epochs of this run's training batches, advanced past
-        ``epochs_done`` epochs."""
+        """The configured schedule for ``config.epochs`` epochs of this run's training batches, from each group's
+        initial learning rate, advanced past ``epochs_done`` epochs: the learning rate an uninterrupted run of that
+        length would have there."""
         steps_per_epoch = len(self.loader("train", shuffle=True)) if self.per_step_schedule else 1
         return build_schedule(self.config.scheduler, self.optimizer, self.config.epochs, steps_per_epoch,
                               self.base_lrs, epochs_done)
-
-    def _rebuild_schedule(self, epochs_done: int) -> None:
-        """A fresh schedule for ``config.epochs`` from each group's initial learning rate, advanced past
-        ``epochs_done`` epochs: the learning rate an uninterrupted run of the new length would have there."""
-        self.scheduler = self._schedule(epochs_done)
 
     def _state(self, epoch: int) -> dict[str, Any]:
         return {
