@@ -69,6 +69,32 @@ def test_train_transform_crops_flips_and_normalises():
     assert torch.allclose(flipped, plain.flip(-1), atol=1e-6)
 
 
+def test_train_transform_without_crop_only_flips():
+    image = SynthAE(1, size=64)[0].load_image()
+    plain = eval_transform(48, normalization="none")(image)
+    torch.manual_seed(0)
+    outputs = [train_transform(48, crop=False, normalization="none")(image) for _ in range(12)]
+    assert all(o.shape == (3, 48, 48) for o in outputs)
+    assert all(torch.allclose(o, plain, atol=1e-6) or torch.allclose(o, plain.flip(-1), atol=1e-6) for o in outputs)
+    assert any(torch.allclose(o, plain.flip(-1), atol=1e-6) for o in outputs), "half the images are flipped"
+
+
+@pytest.mark.parametrize("crop", [True, False])
+def test_training_config_crop_switch(crop):
+    from aelab.train import TrainConfig
+    from aelab.train.data import build_datasets
+
+    config = TrainConfig(n_images=100, image_size=32, augment=True, crop=crop,
+                         normalization="none")
+    train = build_datasets(config)["train"]
+    image = train.samples[0].load_image()
+    plain = eval_transform(32, normalization="none")(image)
+    torch.manual_seed(0)
+    framed = [torch.allclose(o, plain, atol=1e-6) or torch.allclose(o, plain.flip(-1), atol=1e-6)
+              for o in (train.transform(image) for _ in range(8))]
+    assert all(framed) == (not crop)
+
+
 def test_eval_modes_and_dataset_mean():
     samples = [SynthAE(4, size=48)[i] for i in range(4)]
     assert eval_transform(32, mode="center_crop")(samples[0].load_image()).shape == (3, 32, 32)

@@ -25,7 +25,8 @@ from aelab.viz.faithfulness import (CHECKS, HeldOut, atlas_diversity, check_clas
 from aelab.viz.faithfulness.class_check import chance_of_match, match_recipe
 from aelab.viz.faithfulness.colour import dominant_hue, hsv, hue_distance
 from aelab.viz.faithfulness.groups_check import paired_test
-from aelab.viz.faithfulness.spatial_check import cell_roles, contrast, image_grids, normalised_mosaic
+from aelab.viz.faithfulness.spatial_check import (cell_roles, contrast, contrast_defined, grid_contrast, image_grids,
+                                                 normalised_mosaic, shown_pair)
 from aelab.viz.render_settings import RenderSettings
 
 LAPLACIAN = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3)
@@ -304,6 +305,22 @@ def test_cell_roles_split_subject_background_and_edge_cells():
     grid[0, 0] = 0.1
     assert contrast(grid, *cell_roles((4, 4), (8, 8), 2, [0.25, 0.25, 0.75, 0.75])) > 10
     assert np.isnan(contrast(grid, torch.zeros(4, 4, dtype=torch.bool), torch.ones(4, 4, dtype=torch.bool)))
+
+
+def test_shown_pair_skips_images_whose_grid_check_has_no_value():
+    from aelab.viz.spatial import SpatialGrid
+
+    grid = SpatialGrid(torch.rand(4, 4, 3, 2, 2), torch.rand(4, 4, 1), 2, "x", (8, 8), "blend", "")
+    between_cells = [0.30, 0.30, 0.36, 0.36]  # no cell centre inside: no subject cell
+    whole_frame = [0.0, 0.0, 1.0, 1.0]  # no background cell
+    fine = [[0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 0.5, 0.5]]
+    assert not contrast_defined(grid, between_cells) and not contrast_defined(grid, whole_frame)
+    assert np.isnan(grid_contrast(grid, between_cells)) and np.isnan(grid_contrast(grid, whole_frame))
+    boxes = [between_cells, fine[0], whole_frame, fine[1]]
+    grids = dict.fromkeys(range(4), grid)
+    assert shown_pair(grids, boxes, first=[0, 1], second=[2, 3]) == (1, 3)
+    assert all(contrast_defined(grid, boxes[i]) for i in (1, 3))
+    assert shown_pair(grids, boxes, first=[0], second=[2]) == (0, 2)  # none defined: the first of each
 
 
 def test_spatial_grid_of_a_brightness_wired_network_singles_out_the_subject(one_thread):

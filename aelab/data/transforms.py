@@ -1,6 +1,7 @@
 """Image transforms of docs/science.md §2 (patent CN109978074A preprocessing), with the size as a parameter.
 
-Train: resize to 256×256 (scaled with ``size``), random ``size`` crop, horizontal flip p = 0.5, normalise.
+Train: resize to 256×256 (scaled with ``size``), random ``size`` crop, horizontal flip p = 0.5, normalise
+(``crop=False``: resize to ``size`` and flip).
 Eval: resize to ``size`` (or resize + centre crop). Normalisation is ImageNet mean/std by default (the modern
 equivalent of the patent's mean-image subtraction); ``normalization="dataset"`` subtracts a training-set mean
 image as the patent does, ``"none"`` leaves pixels in [0, 1].
@@ -92,14 +93,17 @@ def train_transform(
     flip: float = 0.5,
     normalization: str = "imagenet",
     mean_image: torch.Tensor | None = None,
+    crop: bool = True,
 ) -> v2.Compose:
-    """Training augmentation: resize to ``resize``² (default ``size``·256/224), random ``size`` crop, flip, normalise."""
-    resize = resize or round(size * RESIZE_RATIO)
+    """Training augmentation: resize to ``resize``² (default ``size``·256/224), random ``size`` crop, flip, normalise.
+    ``crop=False``: resize to ``size``² and flip only (where a crop would change what the label says, such as
+    where the subject sits)."""
+    resize = (resize or round(size * RESIZE_RATIO)) if crop else size
     if resize < size:
         raise ValueError(f"resize ({resize}) must be at least the crop size ({size})")
+    geometry = [v2.Resize((resize, resize), antialias=True), *([v2.RandomCrop(size)] if crop else [])]
     return v2.Compose([
-        v2.Resize((resize, resize), antialias=True),
-        v2.RandomCrop(size),
+        *geometry,
         v2.RandomHorizontalFlip(flip),
         *_to_tensor(),
         _normalizer(normalization, mean_image),

@@ -88,6 +88,7 @@ FIELD_CHECKS: dict[str, checks.Check] = {
     "fold": checks.integer(0),
     "image_size": checks.integer(1),
     "augment": checks.boolean,
+    "crop": checks.boolean,
     "normalization": checks.one_of(_normalizations),
     "arch": checks.one_of(_architectures),
     "backbone": checks.one_of(_backbones),
@@ -139,6 +140,7 @@ class TrainConfig:
     fold: int = 0  # which fold is held out (0 .. folds-1); folds are stratified by the first task and seeded
     image_size: int = 64
     augment: bool = True  # resize + random crop + flip (docs/science.md §2); False: eval transform for training too
+    crop: bool = True  # the random crop of `augment` (False: flip only, the image's framing kept)
     normalization: str = "imagenet"
     # model
     arch: str = "afi"

@@ -86,7 +86,7 @@ def build_datasets(config: TrainConfig, mean_image: torch.Tensor | None = None) 
         mean_image = compute_mean_image(parts["train"], config.image_size)
     options = {"normalization": config.normalization, "mean_image": mean_image}
     evaluation = eval_transform(config.image_size, **options)
-    training = train_transform(config.image_size, **options) if config.augment else evaluation
+    training = train_transform(config.image_size, crop=config.crop, **options) if config.augment else evaluation
     return {
         name: TaskDataset(parts[name], config.tasks, training if name == "train" else evaluation)
         for name in SPLITS if parts[name]

@@ -82,6 +82,26 @@ def grid_contrast(grid: SpatialGrid, box: Sequence[float]) -> float:
     return contrast(grid.grid, *cell_roles(grid.shape, grid.activation_size, grid.cell, box))
 
 
+def contrast_defined(grid: SpatialGrid, box: Sequence[float]) -> bool:
+    """Whether :func:`grid_contrast` has a value for ``box``: some cell centre lies in the box and at least two
+    cells are clear of it (a small box between coarse cells, or a box over most of the frame, has none)."""
+    subject, background = cell_roles(grid.shape, grid.activation_size, grid.cell, box)
+    return bool(subject.any()) and int(background.sum()) >= 2
+
+
+def shown_pair(grids: Mapping[int, SpatialGrid], boxes: Sequence[Sequence[float]], first: Sequence[int],
+               second: Sequence[int]) -> tuple[int, int]:
+    """The images a figure shows side by side: the first index of ``first`` and of ``second`` (in their order,
+    among those ``grids`` holds) whose grids have a contrast both for their own subject box and for the other's
+    (the figure's chance), else the first of each. ``grids`` maps an image index to its grid at the shown layer;
+    the grid's geometry alone decides, so an eq. 3 blend grid stands for the activation grid of the same image."""
+    for a in (i for i in first if i in grids):
+        for b in (j for j in second if j in grids):
+            if all(contrast_defined(grids[i], boxes[k]) for i in (a, b) for k in (a, b)):
+                return int(a), int(b)
+    return int(first[0]), int(second[0])
+
+
 @dataclass
 class LayerContrast:
     """One layer: the median contrast over images, the control's, and the number of images that counted."""
