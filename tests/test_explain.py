@@ -238,6 +238,19 @@ def test_explorer_takes_your_own_photos_and_uploads(run, photos, tmp_path):
     plt.close("all")
 
 
+def test_a_layer_the_head_never_uses_gets_no_map_and_a_note(run):
+    from aelab.viz.explain import _Explainer
+
+    loaded = load_run(run)
+    last = loaded.model.probe_layers()[-1]  # the emotion branch's last connector feeds the emotion head only
+    explainer = _Explainer(loaded, [get_task("aesthetic")], {"aesthetic": last}, SIDE, 1, QUICK, False)
+    inputs = torch.rand(1, 3, SIDE, SIDE)
+    unused = explainer.task_map(inputs, get_task("aesthetic"))
+    assert unused.cam is None and unused.note == f"aesthetic does not use {last}"
+    explainer.layers["emotion"] = last
+    assert explainer.task_map(inputs, get_task("emotion")).cam.shape == (SIDE, SIDE)
+
+
 def test_cam_figure_titles_each_panel_with_the_predicted_class(run, photos):
     from aelab.viz.cam import grad_cam
 

@@ -11,6 +11,7 @@ from test_viz_faithfulness_cam import Wired, looks_at_red, squares
 from aelab.errors import ConfigError, UnknownNameError
 from aelab.models import build_model
 from aelab.task_kinds import predicted_labels
+from aelab.viz.cam import grad_cam, head_uses_layer
 from aelab.viz.cam_sheet import (box_shares, cam_sheet, figure_checks, layer_branch, layer_serves, predicted_focus,
                                  predicted_names, sheet_figures, spliced_figure, subject_check_layer)
 from aelab.viz.faithfulness_cam import spliced_check, subject_focus, subject_focus_of_maps
@@ -85,6 +86,21 @@ def test_sheet_maps_every_task_and_layer_and_each_class_only_on_its_own_branch()
         cam_sheet(model, images, ["emotion"], ["emotion.stage2"], per_class=["aesthetic"])
     with pytest.raises(ConfigError, match="tasks"):
         cam_sheet(model, images, ["style"], ["emotion.stage2"])
+
+
+def test_a_head_is_not_explained_at_a_layer_its_output_never_reaches():
+    """The last connector of one branch feeds only that branch's head: the sheet leaves the other head out there,
+    and Grad-CAM asked for it says so in one line instead of captum's autograd error."""
+    model = two_branch()
+    last = model.probe_layers()[-1]  # emotion.connector<k>, after the last stage
+    assert last.startswith("emotion.connector")
+    images = torch.randn(2, 3, 32, 32)
+    assert head_uses_layer(model, last, "emotion", images) and not head_uses_layer(model, last, "aesthetic", images)
+    assert head_uses_layer(model, "emotion.stage2", "aesthetic", images)  # earlier connectors mix the branches
+    panels = cam_sheet(model, images, ["aesthetic", "emotion"], [last])
+    assert [p.key for p in panels] == [f"emotion@{last} predicted"]
+    with pytest.raises(ConfigError, match=f"layer: got '{last}', expected a probe layer the aesthetic head depends"):
+        grad_cam(model, images, last, "aesthetic")
 
 
 def test_each_figure_title_states_its_own_number_and_the_verdict_only_where_judged():

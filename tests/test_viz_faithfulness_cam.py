@@ -18,7 +18,7 @@ from aelab.viz.faithfulness_text import (FUNCTION_WORDS, SUBJECT_WORDS, attentio
                                          coattention_focus_from)
 
 SIDE = 48
-RED, BLUE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
+RED, GREEN, BLUE = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
 
 
 class Wired(nn.Module):
@@ -136,6 +136,45 @@ def test_a_model_that_always_looks_left_is_right_only_when_its_class_is_there():
     assert result.hits == {"low": 0, "high": 5} and result.value == 0.25 and not result.passed
     reads_colour_on_the_left = Wired([RED, BLUE], signs=[1.0, -1.0], mask=left)
     assert spliced_check(reads_colour_on_the_left, images, labels, splices=10).value == pytest.approx(0.5)
+
+
+class WiredEmotion(Wired):
+    """An emotion head wired by hand: the logit of class c (c < 3) is the mean of colour channel c; the rest 0."""
+
+    tasks = [get_task("emotion")]
+    task_names = ["emotion"]
+
+    def __init__(self, **options):
+        super().__init__([RED, GREEN, BLUE], layers=("emotion.stage1",), **options)
+
+    def forward(self, images):
+        means = self.tap(self.pool(self.conv(images)) * self.mask).mean(dim=(2, 3))
+        return {"emotion": torch.cat([means, torch.zeros(len(images), 5)], dim=1)}
+
+
+def three_colours(count=3):
+    """Images of classes 0, 1, 2 (amusement, anger, awe): a red, green or blue square on a tint of its colour."""
+    parts = [squares(count, colour, seed=k)[0] + torch.tensor(colour)[:, None, None] * 0.5
+             for k, colour in enumerate((RED, GREEN, BLUE))]
+    return torch.cat(parts), [c for c in range(3) for _ in range(count)]
+
+
+def test_an_emotion_head_that_reads_the_colours_picks_each_images_half():
+    images, labels = three_colours()
+    result = spliced_check(WiredEmotion(), images, labels, task="emotion", classes=None, splices=12)
+    assert result.value == 1.0 and result.passed and sum(result.maps_per_class.values()) == 24
+    assert set(result.hits) <= {"amusement", "anger", "awe"} and result.hits == result.maps_per_class
+    assert "the deciding half in 100% (24/24 maps, 3 classes;" in result.describe()
+
+
+def test_an_emotion_head_that_looks_left_picks_the_right_half_only_by_chance():
+    images, labels = three_colours()
+    left = torch.zeros(SIDE // 4, SIDE // 4)
+    left[:, :SIDE // 8] = 1
+    result = spliced_check(WiredEmotion(mask=left), images, labels, task="emotion", classes=None, splices=40)
+    assert result.value == pytest.approx(0.5) and not result.passed  # every left image's map, no right one's
+    with pytest.raises(AelabError, match="at least two classes of emotion; the images are all anger"):
+        spliced_check(WiredEmotion(), images[3:6], labels[3:6], task="emotion", classes=None)
 
 
 def test_spliced_check_says_which_class_is_missing():

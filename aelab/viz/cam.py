@@ -32,7 +32,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from PIL import Image
 from torch import nn
 
-from aelab.errors import UnknownNameError
+from aelab.errors import ConfigError, UnknownNameError
 from aelab.task_kinds import kind_named
 from aelab.viz.probe import probe_module
 
@@ -86,6 +86,23 @@ def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
     return maps / peak
 
 
+def head_uses_layer(model: nn.Module, layer: str, task: str, image: torch.Tensor) -> bool:
+    """Whether ``task``'s head depends on probe ``layer`` (one backward pass of ``image``, ``(3, H, W)`` or a
+    batch): in a two-branch model the last connector's output of one branch feeds only that branch's head."""
+    module, captured = probe_module(model, layer), []
+    handle = module.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+    try:
+        with torch.enable_grad():
+            batch = (image if image.dim() == 4 else image[None])[:1].to(next(model.parameters()).device)
+            score = TaskOutput(model, task)(batch).sum()
+            if not captured or not captured[0].requires_grad or not score.requires_grad:
+                return False
+            gradient, = torch.autograd.grad(score, captured[0], allow_unused=True)
+    finally:
+        handle.remove()
+    return gradient is not None
+
+
 def grad_cam(
     model: nn.Module,
     images: torch.Tensor,
@@ -104,7 +121,8 @@ def grad_cam(
     module docstring for binary / regression heads). Each map is ``ReLU(Σ_k α_k A^k)`` on the layer's grid,
     then upsampled bilinearly to ``size`` (default the input's H×W); with ``normalize`` (default) it is scaled to
     max 1 per image, otherwise returned at captum's scale (non-negative either way). The model is run in eval
-    mode (restored afterwards) in chunks of ``batch_size`` images.
+    mode (restored afterwards) in chunks of ``batch_size`` images. A ``layer`` the head does not depend on (the
+    other branch's last connector) is a ConfigError.
     """
     if images.dim() == 3:
         images = images.unsqueeze(0)
@@ -118,6 +136,9 @@ def grad_cam(
     was_training = model.training
     model.eval()
     try:
+        if not head_uses_layer(model, layer, task, images):
+            raise ConfigError("layer", layer, f"a probe layer the {task} head depends on (its output does not reach "
+                                              f"that head)")
         cam = LayerGradCam(wrapper, module)
         maps = []
         for start in range(0, images.shape[0], batch_size):

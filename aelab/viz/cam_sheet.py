@@ -25,7 +25,7 @@ from torch import nn
 
 from aelab.errors import ConfigError
 from aelab.task_kinds import kind_named, predicted_labels
-from aelab.viz.cam import grad_cam, spliced_image, target_names
+from aelab.viz.cam import grad_cam, head_uses_layer, spliced_image, target_names
 from aelab.viz.faithfulness_cam import SplicedCheck, SubjectFocus, check_images, focus_layer, subject_focus_of_maps
 from aelab.viz.figure_file import wrap_title
 from aelab.viz.probe import check_layer
@@ -117,8 +117,9 @@ def _focus(maps: torch.Tensor, boxes, task: str, layer: str, target: str, judged
 def cam_sheet(model: nn.Module, images: torch.Tensor, tasks: Sequence[str], layers: Sequence[str], *,
               boxes: Sequence[Sequence[float]] | None = None, per_class: Collection[str] = (),
               judged: Collection[str] = (SUBJECT_TASK,), batch_size: int = 64) -> list[CamPanel]:
-    """Grad-CAM of every task in ``tasks`` at every probe layer in ``layers`` for ``images`` (model inputs
-    ``(B, 3, H, W)``): the predicted class of each image, then, for tasks in ``per_class`` with one class per image
+    """Grad-CAM of every task in ``tasks`` at every probe layer in ``layers`` that the task's head depends on
+    (:func:`aelab.viz.cam.head_uses_layer`) for ``images`` (model inputs ``(B, 3, H, W)``): the predicted class of
+    each image, then, for tasks in ``per_class`` with one class per image
     (binary, multiclass), each class at the layers that :func:`layer_serves` that task. ``boxes``: one
     normalised subject box per image (SynthAE) for the box shares; ``judged``: tasks whose predicted-class share
     gets a verdict at the layers that serve them."""
@@ -133,6 +134,8 @@ def cam_sheet(model: nn.Module, images: torch.Tensor, tasks: Sequence[str], laye
     for task, definition in definitions.items():
         predicted = tuple(f"{name} (predicted)" for name in predicted_names(model, images, task, batch_size))
         for layer in layers:
+            if not head_uses_layer(model, layer, task, images):  # another branch's last connector: no map to draw
+                continue
             maps = grad_cam(model, images, layer, task, batch_size=batch_size)
             judge = task in judged and layer_serves(model, layer, task)  # its own features, not another head's
             focus = _focus(maps, boxes, task, layer, "predicted class", judge)

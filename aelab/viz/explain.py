@@ -50,7 +50,7 @@ from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
 from aelab.train.config_checks import check_device, choices, integer
 from aelab.viz.atlas import run_atlas
-from aelab.viz.cam import box_weights, grad_cam, predicted_targets, target_names
+from aelab.viz.cam import box_weights, grad_cam, head_uses_layer, predicted_targets, target_names
 from aelab.viz.groups import NeuronGroups, neuron_groups
 from aelab.viz.probe import layer_activations, probe_layers
 from aelab.viz.render import RenderSettings
@@ -278,12 +278,9 @@ class _Explainer:
         model, layer = self.loaded.model, self.layers[task.name]
         target = int(predicted_targets(model, inputs, task.name)[0])
         name = target_names(model, task.name, [target])[0]
-        try:
-            return TaskMap(task.name, layer, target, name, grad_cam(model, inputs, layer, task.name, target)[0])
-        except RuntimeError as error:  # the task's output does not depend on this layer (another task's branch)
-            if "not have been used in the graph" not in str(error):
-                raise
+        if not head_uses_layer(model, layer, task.name, inputs):  # another branch's last layer
             return TaskMap(task.name, layer, target, name, None, f"{task.name} does not use {layer}")
+        return TaskMap(task.name, layer, target, name, grad_cam(model, inputs, layer, task.name, target)[0])
 
     def layer_views(self, inputs: torch.Tensor, layer: str) -> LayerViews:
         model = self.loaded.model

@@ -6,6 +6,8 @@
 - :func:`spliced_check`: paper 004's spliced images (Fig. 6), counted. Each splice joins an image of one class and
   one of the other; the map of each class should put most of its mass on the half that shows that class. The two
   classes take turns on the left, so a map fixed on one side is right in half of the splices. Criterion ``≥ 0.9``.
+  For a head of many classes (emotion, paper 004's affect task) each splice joins two images of different classes
+  and each map explains its own image's class.
 
 Paper 000's Fig. 5 (multi-task against single-task maps) is :mod:`aelab.viz.faithfulness_focus`. Each check returns
 a small frozen dataclass with ``value``, ``chance``, ``passed``, a one-line ``describe()`` for a figure title and
@@ -162,7 +164,8 @@ def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequen
 @dataclass(frozen=True)
 class SplicedCheck:
     """Paper 004's spliced check over ``splices`` images: ``hits[c]`` = how many of class ``c``'s maps put more
-    than half their mass on the half showing an image of class ``c``; ``value`` = all hits over all maps."""
+    than half their mass on the half showing an image of class ``c``, out of ``maps[c]`` maps of that class (empty:
+    ``splices`` each, the two classes of a binary head); ``value`` = all hits over all maps."""
 
     task: str
     layer: str
@@ -170,60 +173,95 @@ class SplicedCheck:
     splices: int
     chance: float = SPLICED_CHANCE
     criterion: float = SPLICED_CRITERION
+    maps: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def maps_per_class(self) -> dict[str, int]:
+        return self.maps or dict.fromkeys(self.hits, self.splices)
 
     @property
     def value(self) -> float:
-        return sum(self.hits.values()) / (len(self.hits) * self.splices)
+        return sum(self.hits.values()) / max(sum(self.maps_per_class.values()), 1)
 
     @property
     def passed(self) -> bool:
         return self.value >= self.criterion
 
     def describe(self) -> str:
-        classes = ", ".join(f"{name} {count}/{self.splices}" for name, count in self.hits.items())
+        maps = self.maps_per_class
+        counts = (", ".join(f"{name} {self.hits[name]}/{maps[name]}" for name in self.hits) if len(maps) <= 2 else
+                  f"{sum(self.hits.values())}/{sum(maps.values())} maps, {len(maps)} classes")
         verdict = "pass" if self.passed else "fail"
         return (f"spliced check, Grad-CAM {self.task} at {self.layer}: the deciding half in {self.value:.0%} "
-                f"({classes}; chance {self.chance:.0%}, need ≥ {self.criterion:.0%}) — {verdict}")
+                f"({counts}; chance {self.chance:.0%}, need ≥ {self.criterion:.0%}) — {verdict}")
 
     def as_dict(self) -> dict:
         """The numbers for a results file: ``value`` (share of the maps that pick the deciding half), ``n``
-        splices, the hits per class, chance, criterion, verdict and the line :meth:`describe` gives."""
+        splices, the maps and hits per class, chance, criterion, verdict and the line :meth:`describe` gives."""
+        maps = self.maps_per_class
         return {"task": self.task, "layer": self.layer, "value": self.value, "chance": self.chance,
-                "n": self.splices, "maps": len(self.hits) * self.splices, "hits": dict(self.hits),
+                "n": self.splices, "maps": sum(maps.values()), "maps_per_class": dict(maps), "hits": dict(self.hits),
                 "criterion": self.criterion, "passed": self.passed, "description": self.describe()}
+
+
+def _left_shares(model: nn.Module, spliced: torch.Tensor, layer: str, task: str, target, batch_size: int) -> np.ndarray:
+    cams = grad_cam(model, spliced, layer, task, target, batch_size=batch_size)
+    return np.array([cam_mass_in_box(cam, half_box("left")) for cam in cams])  # NaN for an empty map
 
 
 def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor, *,
                   task: str = "aesthetic", layer: str | None = None, splices: int = 100,
-                  classes: tuple[int, int] = (0, 1), seed: int = 0, mode: str = "squeeze",
+                  classes: tuple[int, int] | None = (0, 1), seed: int = 0, mode: str = "squeeze",
                   batch_size: int = 64) -> SplicedCheck:
     """Join ``splices`` random pairs (one image of each of ``classes``, by ``labels``) with
     :func:`aelab.viz.cam.spliced_image`, the first class on the left in even splices and on the right in odd ones,
-    and count for each class how often its Grad-CAM map favours the half showing that class (paper 004, Fig. 6)."""
+    and count for each class how often its Grad-CAM map favours the half showing that class (paper 004, Fig. 6).
+    ``classes=None`` (a head of many classes, such as emotion): each splice joins two images of different classes
+    drawn at random, and each of the two maps explains its own image's class."""
     images = check_images(images)
     splices = check_count("splices", splices)
     labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)
     if labels.size != images.shape[0]:
         raise ConfigError("labels", f"{labels.size} labels", f"one class index per image ({images.shape[0]})")
+    layer = layer or focus_layer(model, task)
+    rng = np.random.default_rng(seed)
+    if classes is None:
+        return _spliced_any_classes(model, images, labels, task, layer, splices, rng, mode, batch_size)
     pools = [np.flatnonzero(labels == c) for c in classes]
     names = target_names(model, task, list(classes))
     if min(len(p) for p in pools) == 0:
         counts = ", ".join(f"{n}: {len(p)}" for n, p in zip(names, pools))
         raise AelabError(f"the spliced check needs images of both classes of {task}; the images hold {counts}")
-    rng = np.random.default_rng(seed)
     chosen = np.stack([rng.choice(pool, size=splices) for pool in pools], axis=1)  # (splices, 2) image indices
     first_left = np.arange(splices) % 2 == 0
     pairs = [(images[a], images[b]) if left else (images[b], images[a]) for (a, b), left in zip(chosen, first_left)]
     spliced = torch.stack([spliced_image(left, right, mode) for left, right in pairs])
-    layer = layer or focus_layer(model, task)
     hits = {}
     for index, (name, target) in enumerate(zip(names, classes)):
-        cams = grad_cam(model, spliced, layer, task, target, batch_size=batch_size)
-        left_share = np.array([cam_mass_in_box(cam, half_box("left")) for cam in cams])
+        left_share = _left_shares(model, spliced, layer, task, target, batch_size)
         on_left = first_left if index == 0 else ~first_left  # where this class's image sits
-        picked = np.where(on_left, left_share > 0.5, left_share < 0.5)  # NaN (empty map) picks nothing
-        hits[name] = int(picked.sum())
+        hits[name] = int(np.where(on_left, left_share > 0.5, left_share < 0.5).sum())
     return SplicedCheck(task, layer, hits, splices)
+
+
+def _spliced_any_classes(model: nn.Module, images: torch.Tensor, labels: np.ndarray, task: str, layer: str,
+                         splices: int, rng: np.random.Generator, mode: str, batch_size: int) -> SplicedCheck:
+    """:func:`spliced_check` with ``classes=None``: pairs of images of two different classes."""
+    if len(np.unique(labels)) < 2:
+        raise AelabError(f"the spliced check needs images of at least two classes of {task}; "
+                         f"the images are all {target_names(model, task, labels[:1])[0]}")
+    left = rng.choice(labels.size, size=splices)
+    right = np.array([rng.choice(np.flatnonzero(labels != labels[a])) for a in left])
+    spliced = torch.stack([spliced_image(images[a], images[b], mode) for a, b in zip(left, right)])
+    names = target_names(model, task, sorted(set(labels[left]) | set(labels[right])))
+    hits, maps = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
+    for shown, picks_left in ((left, True), (right, False)):
+        left_share = _left_shares(model, spliced, layer, task, torch.as_tensor(labels[shown]), batch_size)
+        picked = left_share > 0.5 if picks_left else left_share < 0.5
+        for name, hit in zip(target_names(model, task, labels[shown]), picked):
+            hits[name] += int(hit)
+            maps[name] += 1
+    return SplicedCheck(task, layer, hits, splices, maps=maps)
 
 
 # ---- on a trained run ----------------------------------------------------------------------------------------

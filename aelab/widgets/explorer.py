@@ -32,7 +32,7 @@ from aelab.prediction import image_files, warn_about_domain
 from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task
 from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
-from aelab.viz.cam import grad_cam
+from aelab.viz.cam import grad_cam, head_uses_layer
 from aelab.viz.explain import photo_from_image
 from aelab.viz.groups import NeuronGroups, group_images, neuron_groups
 from aelab.viz.overlays import overlay, to_hwc
@@ -167,12 +167,8 @@ class Explorer:
         m, n = grid.activation_size
         groups = max(1, min(groups, m * n))  # NMF cannot find more groups than the layer has positions
         found = neuron_groups(self.model, picture, layer, n_groups=groups)
-        try:
-            cam = grad_cam(self.model, picture[None], layer, task, target=target)[0]
-        except RuntimeError as error:  # the task's output does not depend on this layer (another task's branch)
-            if "not have been used in the graph" not in str(error):
-                raise
-            cam = None
+        cam = (grad_cam(self.model, picture[None], layer, task, target=target)[0]
+               if head_uses_layer(self.model, layer, task, picture) else None)  # None: another branch's last layer
         with torch.no_grad():
             activation = layer_activations(self.model, picture[None], layer)[0].cpu()
         numbers = PanelNumbers(channel_activation(activation, channel), grid_numbers(grid), group_numbers(found),
