@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 _LAZY = {"fit": ("aelab.train.trainer", "fit"), "predict": ("aelab.prediction", "predict"),
          "load_run": ("aelab.load", "load_run"), "LoadedRun": ("aelab.load", "LoadedRun")}
 _LAZY["reference_run"] = ("aelab.reference_model", "reference_run")  # the shipped SynthAE run (a folder)
+_LAZY["reference_baseline_run"] = ("aelab.reference_model", "reference_baseline_run")  # its single-task twin
 _LAZY["evaluate"] = ("aelab.cross_evaluation", "evaluate")  # a trained run on another data set's test split
 _LAZY["explain"] = ("aelab.viz.explain", "explain")  # any photograph: prediction, Grad-CAM, groups, grid
 

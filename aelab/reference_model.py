@@ -35,6 +35,8 @@ from aelab.run_folder import ATLAS_FOLDER
 
 ASSETS = "assets"
 RUN_FOLDER = "reference_run"
+BASELINE_FOLDER = "reference_baseline_run"
+"""The single-task baseline trained with the same recipe (``arch: single``): paper 000 Fig. 5's other side."""
 RECIPE_FILE = "reference_recipe.yaml"
 RUN_FILES = ("config.yaml", "metrics.csv", "results.json", "checkpoints/best.pt")
 """What a shipped run holds (the checkpoint keeps the model's weights only)."""
@@ -101,10 +103,11 @@ def _digest(folder: Path) -> str:
     return hasher.hexdigest()[:12]
 
 
-def shipped_run_folder() -> Path:
-    """The run folder inside the package (read-only by convention; use :func:`reference_run`)."""
-    folder = _asset(RUN_FOLDER)
-    missing = [name for name in RUN_FILES if not (folder / name).exists()]
+def shipped_run_folder(name: str = RUN_FOLDER) -> Path:
+    """A run folder inside the package, :data:`RUN_FOLDER` or :data:`BASELINE_FOLDER` (read-only by convention;
+    use :func:`reference_run` or :func:`reference_baseline_run`)."""
+    folder = _asset(name)
+    missing = [file for file in RUN_FILES if not (folder / file).exists()]
     if missing:
         raise AelabError(f"{folder} lacks {', '.join(missing)}: reinstall aelab or retrain the reference run "
                          f"with scripts/train_reference.py")
@@ -113,15 +116,25 @@ def shipped_run_folder() -> Path:
 
 def reference_run() -> Path:
     """The shipped SynthAE reference run as a writable run folder (a cached copy of the package's, made once)."""
-    source = shipped_run_folder()
-    target = cache_root() / f"{RUN_FOLDER}-{_digest(source)}"
+    return _cached_copy(RUN_FOLDER)
+
+
+def reference_baseline_run() -> Path:
+    """The shipped single-task baseline of the reference run (the same recipe with ``arch: single``: one tiny
+    network per task) as a writable run folder: what paper 000 Fig. 5 compares the multi-task maps with."""
+    return _cached_copy(BASELINE_FOLDER)
+
+
+def _cached_copy(name: str) -> Path:
+    source = shipped_run_folder(name)
+    target = cache_root() / f"{name}-{_digest(source)}"
     if (target / RUN_FILES[-1]).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{RUN_FOLDER}-", dir=target.parent))
-    for name in _shipped_files(source):
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / name, staging / name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    for file in _shipped_files(source):
+        (staging / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / file, staging / file)
     try:
         os.replace(staging, target)
     except OSError:  # another process made it first
@@ -129,17 +142,18 @@ def reference_run() -> Path:
     return target
 
 
-def ship_run(folder: str | Path, destination: str | Path | None = None) -> Path:
-    """Copy a trained run into the package's assets: config, metrics, results and a weights-only ``best.pt``."""
+def ship_run(folder: str | Path, destination: str | Path | None = None, name: str = RUN_FOLDER) -> Path:
+    """Copy a trained run into the package's assets (``destination``, default the package's ``name`` folder):
+    config, metrics, results and a weights-only ``best.pt``."""
     from aelab.load import run_checkpoint
     from aelab.train.runs import load_checkpoint, save_checkpoint
 
     folder = Path(folder)
-    target = Path(destination) if destination is not None else Path(__file__).parent / ASSETS / RUN_FOLDER
+    target = Path(destination) if destination is not None else Path(__file__).parent / ASSETS / name
     shutil.rmtree(target / ATLAS_FOLDER, ignore_errors=True)  # rendered from the weights being replaced
     (target / "checkpoints").mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES[:-1]:
-        shutil.copyfile(folder / name, target / name)
+    for file in RUN_FILES[:-1]:
+        shutil.copyfile(folder / file, target / file)
     state = load_checkpoint(run_checkpoint(folder, "best"))
     save_checkpoint({"model": state["model"], "epoch": state["epoch"], "config": state["config"]},
                     target / RUN_FILES[-1])

@@ -23,8 +23,7 @@ def title(folder: Path, figure: str) -> str:
 
 
 def test_grad_cam_notebook_records_and_titles_its_checks(tmp_path):
-    single = str(reference_run())  # the reference run against itself: the comparison runs, its differences are 0
-    out = run_from_fresh_folder(NOTEBOOK, tmp_path, {**SMALL, "single_run": single})
+    out = run_from_fresh_folder(NOTEBOOK, tmp_path, SMALL)  # the reference run, compared with its shipped baseline
     results = json.loads((out / "results.json").read_text())
     focus, spliced = results["subject_focus"], results["spliced_check"]
     assert all(number(focus[k]) for k in ("value", "chance", "ratio", "n"))
@@ -32,12 +31,18 @@ def test_grad_cam_notebook_records_and_titles_its_checks(tmp_path):
     assert focus["ratio"] == results["cam_mass_in_box"]["aesthetic@aesthetic.stage3 predicted"] / focus["chance"]
     assert number(spliced["value"]) and spliced["n"] == SMALL["splices"] and 0 <= spliced["value"] <= 1
     comparison = results["focus_comparison"]
-    assert number(comparison["value"]) and comparison["value"] == 0.0 and comparison["chance"] == 0.2
-    assert comparison["tasks"]["aesthetic"]["in_box"]["n"] > 0
+    assert number(comparison["value"]) and comparison["chance"] == 0.2
+    aesthetic = comparison["tasks"]["aesthetic"]
+    assert aesthetic["in_box"]["n"] > 0 and number(aesthetic["concentration"]["mean"])
+    # the multi-task maps at the last connector, the baseline's at its last stage: two different runs
+    assert aesthetic["multi_layer"] == "aesthetic.connector5" and aesthetic["single_layer"] == "aesthetic.stage5"
     assert results["run"] == str(reference_run()) and number(results["mean_box_area"])
     assert title(out, "cam_aesthetic_aesthetic.stage3.png") == focus["description"]
     assert f"{focus['ratio']:.1f}×" in focus["description"]
     assert title(out, "spliced.png") == spliced["description"]
+    emotion = results["spliced_check_emotion"]  # pairs of two different emotions, each map its own image's class
+    assert emotion["layer"] == "emotion.stage3" and emotion["maps"] == 2 * SMALL["splices"] and number(emotion["value"])
+    assert title(out, "emotion_spliced.png") == emotion["description"]
     assert f"{spliced['value']:.0%}" in spliced["description"]
     assert {"cam_aesthetic_low_aesthetic.stage3.png", "cam_aesthetic_high_aesthetic.stage3.png",
             "cam_emotion_emotion.stage3.png", "spliced.png"} <= set(results["figures"])

@@ -79,6 +79,21 @@ def test_resume_after_interrupt_gives_identical_metrics(tmp_path, monkeypatch):
     assert resumed.results["test"]["metrics"] == whole.results["test"]["metrics"]
 
 
+def test_flips_and_channels_last_train_the_same_weights_twice(tmp_path, one_thread):
+    """The reference recipe's settings (random flips without crops, NHWC convolutions) keep a rerun bit-identical;
+    another seed gives other weights."""
+    config = TrainConfig(arch="afi", augment=True, crop=False, channels_last=True, optimizer="adam", lr=0.002,
+                         scheduler="onecycle", output=str(tmp_path), **{**QUICK, "grad_ratio_every": 0})
+    first, second = (fit(config.replace(name=name)) for name in ("first", "second"))
+    other = fit(config.replace(name="other", seed=1))
+
+    def weights(run):
+        return load_checkpoint(checkpoint_path(run.folder, "last"))["model"]
+
+    assert all(torch.equal(a, b) for a, b in zip(weights(first).values(), weights(second).values()))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(first).values(), weights(other).values()))
+
+
 def test_nan_loss_stops_with_epoch_batch_and_task(tmp_path, monkeypatch):
     import aelab.train.losses as losses_module  # training losses (model_task_losses) only, not evaluation's
 

@@ -321,6 +321,15 @@ def test_shown_pair_skips_images_whose_grid_check_has_no_value():
     assert shown_pair(grids, boxes, first=[0, 1], second=[2, 3]) == (1, 3)
     assert all(contrast_defined(grid, boxes[i]) for i in (1, 3))
     assert shown_pair(grids, boxes, first=[0], second=[2]) == (0, 2)  # none defined: the first of each
+    # cells of 3 on a 4 × 4 map: centres at 0.375 and 0.875
+    coarse = SpatialGrid(torch.rand(2, 2, 3, 2, 2), torch.rand(2, 2, 1), 3, "x", (4, 4), "blend", "")
+    off_centre = [0.5, 0.5, 0.7, 0.7]  # holds a centre of the fine grid, none of the coarse one
+    assert contrast_defined(grid, off_centre) and not contrast_defined(coarse, off_centre)
+    assert contrast_defined(coarse, fine[1])
+    # no pair has all four values: the pair whose own boxes have one, not the first of each
+    mixed = {0: grid, 1: grid, 2: coarse}
+    assert shown_pair(mixed, [between_cells, off_centre, fine[1]], first=[0, 1], second=[2]) == (1, 2)
+    assert shown_pair(mixed, [between_cells, off_centre, fine[1]], torch.tensor([0, 1]), torch.tensor([2])) == (1, 2)
 
 
 def test_spatial_grid_of_a_brightness_wired_network_singles_out_the_subject(one_thread):

@@ -4,7 +4,7 @@ run's and as the paper's real-data numbers: :mod:`aelab.paper_comparison`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,22 @@ def runs_against_paper(runs: Sequence[Any], key: str = "arch", split: str = "tes
         rows.append(row)
     return PaperComparison(rows, data_set_of(reference), key_columns=[key],
                            data=_data_of(runs[0]) if runs else None)
+
+
+def train_architectures(run: Any, config: Any, others: Sequence[str], *, n_images: int | None = None,
+                        epochs: int | None = None, fit: Callable[[Any], Any] | None = None) -> list[Any]:
+    """The runs of an architecture comparison: ``config.arch`` first, then each of ``others``, all trained with
+    ``config`` but on ``n_images`` images for ``epochs`` epochs (None: ``config``'s). ``run`` (trained with
+    ``config``) stands for ``config.arch`` when the budget is ``config``'s own, else that architecture is trained
+    again at the comparison's budget, so that every row of the table had the same. No ``others``: ``[run]``."""
+    if fit is None:
+        from aelab.train.trainer import fit
+    others = [arch for arch in others if arch != config.arch]
+    if not others:
+        return [run]
+    budget = config.replace(n_images=n_images or config.n_images, epochs=epochs or config.epochs)
+    first = run if budget == config else fit(budget)
+    return [first, *(fit(budget.replace(arch=arch)) for arch in others)]
 
 
 def _data_of(run: Any) -> str | None:

@@ -89,17 +89,19 @@ def contrast_defined(grid: SpatialGrid, box: Sequence[float]) -> bool:
     return bool(subject.any()) and int(background.sum()) >= 2
 
 
-def shown_pair(grids: Mapping[int, SpatialGrid], boxes: Sequence[Sequence[float]], first: Sequence[int],
-               second: Sequence[int]) -> tuple[int, int]:
+def shown_pair(grids: Mapping[int, SpatialGrid], boxes: Sequence[Sequence[float]], first: Sequence[int] | torch.Tensor,
+               second: Sequence[int] | torch.Tensor) -> tuple[int, int]:
     """The images a figure shows side by side: the first index of ``first`` and of ``second`` (in their order,
     among those ``grids`` holds) whose grids have a contrast both for their own subject box and for the other's
-    (the figure's chance), else the first of each. ``grids`` maps an image index to its grid at the shown layer;
-    the grid's geometry alone decides, so an eq. 3 blend grid stands for the activation grid of the same image."""
-    for a in (i for i in first if i in grids):
-        for b in (j for j in second if j in grids):
-            if all(contrast_defined(grids[i], boxes[k]) for i in (a, b) for k in (a, b)):
-                return int(a), int(b)
-    return int(first[0]), int(second[0])
+    (the figure's chance); failing that, the first pair whose own boxes have one; else the first of each.
+    ``grids`` maps an image index to its grid at the shown layer; the grid's geometry alone decides, so an eq. 3
+    blend grid stands for the activation grid of the same image."""
+    first, second = [int(i) for i in first], [int(i) for i in second]  # a tensor's elements hash by identity
+    pairs = [(a, b) for a in first if a in grids for b in second if b in grids]
+    both = [(a, b) for a, b in pairs if all(contrast_defined(grids[i], boxes[k]) for i in (a, b) for k in (a, b))]
+    own = [(a, b) for a, b in pairs if all(contrast_defined(grids[i], boxes[i]) for i in (a, b))]
+    a, b = (both or own or [(first[0], second[0])])[0]
+    return int(a), int(b)
 
 
 @dataclass

@@ -1,0 +1,33 @@
+"""The runs of notebook 01's architecture table: every row trained at one budget, the main run reused only when it
+had that budget."""
+
+from aelab.train import TrainConfig
+from aelab.train.compare import train_architectures
+
+
+def recording_fit(trained):
+    def fit(config):
+        trained.append(config)
+        return f"run of {config.arch} × {config.n_images} × {config.epochs}"
+    return fit
+
+
+def test_the_main_run_is_reused_at_its_own_budget():
+    config, trained = TrainConfig(arch="afi", n_images=500, epochs=3), []
+    runs = train_architectures("main run", config, ["single", "afi", "nddr"], fit=recording_fit(trained))
+    assert runs == ["main run", "run of single × 500 × 3", "run of nddr × 500 × 3"]
+    assert [c.arch for c in trained] == ["single", "nddr"]
+
+
+def test_a_smaller_budget_retrains_every_architecture_at_it():
+    config, trained = TrainConfig(arch="afi", n_images=20000, epochs=3, lr=0.003), []
+    runs = train_architectures("main run", config, ["single"], n_images=3000, epochs=4, fit=recording_fit(trained))
+    assert runs == ["run of afi × 3000 × 4", "run of single × 3000 × 4"]
+    assert all(c.lr == 0.003 and c.replace(arch="afi") == config.replace(n_images=3000, epochs=4) for c in trained)
+
+
+def test_nothing_to_compare_trains_nothing():
+    trained = []
+    assert train_architectures("main run", TrainConfig(), [], n_images=10, fit=recording_fit(trained)) == ["main run"]
+    assert train_architectures("main run", TrainConfig(arch="afi"), ["afi"], fit=recording_fit(trained)) == ["main run"]
+    assert trained == []
