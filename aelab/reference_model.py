@@ -109,8 +109,9 @@ def shipped_run_folder(name: str = RUN_FOLDER) -> Path:
     folder = _asset(name)
     missing = [file for file in RUN_FILES if not (folder / file).exists()]
     if missing:
+        how = "scripts/train_reference.py --baseline" if name == BASELINE_FOLDER else "scripts/train_reference.py"
         raise AelabError(f"{folder} lacks {', '.join(missing)}: reinstall aelab or retrain the reference run "
-                         f"with scripts/train_reference.py")
+                         f"with {how}")
     return folder
 
 

@@ -50,9 +50,9 @@ def main() -> None:
     args = parser.parse_args()
     threads = recipe_threads(args.recipe)
     torch.set_num_threads(threads)
-    overrides = {"arch": "single", "name": "synthae-reference-baseline"} if args.baseline else {}
-    config = reference_recipe(args.recipe, output=args.output, progress=True,
-                              **{"name": "synthae-reference", **overrides})
+    config = reference_recipe(args.recipe, output=args.output, name="synthae-reference", progress=True)
+    if args.baseline:
+        config = config.replace(arch="single", name="synthae-reference-baseline")
     print(f"recipe {args.recipe or recipe_path()} | {threads} thread(s) | load average {os.getloadavg()[0]:.1f}")
     started = time.perf_counter()
     run = fit(config)

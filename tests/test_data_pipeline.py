@@ -90,9 +90,11 @@ def test_training_config_crop_switch(crop):
     image = train.samples[0].load_image()
     plain = eval_transform(32, normalization="none")(image)
     torch.manual_seed(0)
-    framed = [torch.allclose(o, plain, atol=1e-6) or torch.allclose(o, plain.flip(-1), atol=1e-6)
-              for o in (train.transform(image) for _ in range(8))]
+    outputs = [train.transform(image) for _ in range(8)]
+    framed = [torch.allclose(o, plain, atol=1e-6) or torch.allclose(o, plain.flip(-1), atol=1e-6) for o in outputs]
     assert all(framed) == (not crop)
+    if not crop:
+        assert any(torch.allclose(o, plain.flip(-1), atol=1e-6) for o in outputs), "augmentation still flips"
 
 
 def test_eval_modes_and_dataset_mean():

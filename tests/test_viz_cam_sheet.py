@@ -103,6 +103,18 @@ def test_a_head_is_not_explained_at_a_layer_its_output_never_reaches():
         grad_cam(model, images, last, "aesthetic")
 
 
+def test_the_dependency_check_works_on_frozen_weights_and_leaves_the_model_as_it_was():
+    model = two_branch().train()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    buffers = [b.clone() for b in model.buffers()]  # batch-norm statistics: a training-mode pass would move them
+    images = torch.rand(2, 3, 32, 32)
+    assert head_uses_layer(model, "emotion.stage2", "aesthetic", images)
+    assert not head_uses_layer(model, model.probe_layers()[-1], "aesthetic", images)
+    assert model.training and all(torch.equal(a, b) for a, b in zip(buffers, model.buffers()))
+    assert grad_cam(model, images, "emotion.stage2", "aesthetic").shape == (2, 32, 32)
+
+
 def test_each_figure_title_states_its_own_number_and_the_verdict_only_where_judged():
     model = looks_at_red()
     images, boxes = squares(6)

@@ -161,7 +161,7 @@ def three_colours(count=3):
 
 def test_an_emotion_head_that_reads_the_colours_picks_each_images_half():
     images, labels = three_colours()
-    result = spliced_check(WiredEmotion(), images, labels, task="emotion", classes=None, splices=12)
+    result = spliced_check(WiredEmotion(), images, labels, task="emotion", splices=12)  # 8 classes: pairs of any two
     assert result.value == 1.0 and result.passed and sum(result.maps_per_class.values()) == 24
     assert set(result.hits) <= {"amusement", "anger", "awe"} and result.hits == result.maps_per_class
     assert "the deciding half in 100% (24/24 maps, 3 classes;" in result.describe()
@@ -171,10 +171,22 @@ def test_an_emotion_head_that_looks_left_picks_the_right_half_only_by_chance():
     images, labels = three_colours()
     left = torch.zeros(SIDE // 4, SIDE // 4)
     left[:, :SIDE // 8] = 1
-    result = spliced_check(WiredEmotion(mask=left), images, labels, task="emotion", classes=None, splices=40)
+    result = spliced_check(WiredEmotion(mask=left), images, labels, task="emotion", splices=40)
     assert result.value == pytest.approx(0.5) and not result.passed  # every left image's map, no right one's
     with pytest.raises(AelabError, match="at least two classes of emotion; the images are all anger"):
-        spliced_check(WiredEmotion(), images[3:6], labels[3:6], task="emotion", classes=None)
+        spliced_check(WiredEmotion(), images[3:6], labels[3:6], task="emotion")
+
+
+def test_images_without_an_emotion_label_are_left_out_of_the_pairs():
+    images, labels = three_colours()
+    missing = labels[:3] + [-1] * 6  # only the red images are labelled
+    with pytest.raises(AelabError, match="at least two classes of emotion; the images are all amusement"):
+        spliced_check(WiredEmotion(), images, missing, task="emotion")
+    labels[3] = -1
+    result = spliced_check(WiredEmotion(), images, labels, task="emotion", splices=12)
+    assert result.value == 1.0 and sum(result.maps_per_class.values()) == 24
+    two_classes = spliced_check(WiredEmotion(), images, labels, task="emotion", classes=(0, 2), splices=4)
+    assert set(two_classes.hits) == {"amusement", "awe"}  # an explicit pair is still honoured
 
 
 def test_spliced_check_says_which_class_is_missing():

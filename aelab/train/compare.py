@@ -45,7 +45,8 @@ def runs_against_paper(runs: Sequence[Any], key: str = "arch", split: str = "tes
 def train_architectures(run: Any, config: Any, others: Sequence[str], *, n_images: int | None = None,
                         epochs: int | None = None, fit: Callable[[Any], Any] | None = None) -> list[Any]:
     """The runs of an architecture comparison: ``config.arch`` first, then each of ``others``, all trained with
-    ``config`` but on ``n_images`` images for ``epochs`` epochs (None: ``config``'s). ``run`` (trained with
+    ``config`` but on at most ``n_images`` SynthAE images for at most ``epochs`` epochs (None: ``config``'s; a
+    larger budget than ``config``'s is capped at it; a real data set keeps all its images). ``run`` (trained with
     ``config``) stands for ``config.arch`` when the budget is ``config``'s own, else that architecture is trained
     again at the comparison's budget, so that every row of the table had the same. No ``others``: ``[run]``."""
     if fit is None:
@@ -53,7 +54,8 @@ def train_architectures(run: Any, config: Any, others: Sequence[str], *, n_image
     others = [arch for arch in others if arch != config.arch]
     if not others:
         return [run]
-    budget = config.replace(n_images=n_images or config.n_images, epochs=epochs or config.epochs)
+    images = min(n_images or config.n_images, config.n_images) if config.data == "synthae" else config.n_images
+    budget = config.replace(n_images=images, epochs=min(epochs or config.epochs, config.epochs))
     first = run if budget == config else fit(budget)
     return [first, *(fit(budget.replace(arch=arch)) for arch in others)]
 

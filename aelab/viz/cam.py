@@ -88,18 +88,28 @@ def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
 
 def head_uses_layer(model: nn.Module, layer: str, task: str, image: torch.Tensor) -> bool:
     """Whether ``task``'s head depends on probe ``layer`` (one backward pass of ``image``, ``(3, H, W)`` or a
-    batch): in a two-branch model the last connector's output of one branch feeds only that branch's head."""
+    batch, in eval mode, restored afterwards): in a two-branch model the last connector's output of one branch feeds
+    only that branch's head. Works with frozen weights: the layer's output is made to require a gradient."""
     module, captured = probe_module(model, layer), []
-    handle = module.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+
+    def keep(_module, _inputs, output):
+        if not output.requires_grad:  # frozen weights before the layer: start the graph here, as captum does
+            output.requires_grad_()
+        captured.append(output)
+
+    handle = module.register_forward_hook(keep)
+    was_training = model.training
+    model.eval()
     try:
         with torch.enable_grad():
             batch = (image if image.dim() == 4 else image[None])[:1].to(next(model.parameters()).device)
             score = TaskOutput(model, task)(batch).sum()
-            if not captured or not captured[0].requires_grad or not score.requires_grad:
+            if not captured or not score.requires_grad:
                 return False
             gradient, = torch.autograd.grad(score, captured[0], allow_unused=True)
     finally:
         handle.remove()
+        model.train(was_training)
     return gradient is not None
 
 
@@ -170,9 +180,14 @@ def predicted_targets(model: nn.Module, images: torch.Tensor, task: str) -> torc
         model.train(was_training)
 
 
+def task_classes(model: nn.Module, task: str) -> tuple[str, ...]:
+    """The class names of ``task``'s head as Grad-CAM targets them (a regression head's single column: ``"score"``)."""
+    return {t.name: tuple(t.classes) for t in getattr(model, "tasks", [])}.get(task) or ("score",)
+
+
 def target_names(model: nn.Module, task: str, targets: Sequence[int] | torch.Tensor) -> list[str]:
     """The class name of each target index of ``task`` (a regression head's single column is ``"score"``)."""
-    classes = {t.name: tuple(t.classes) for t in getattr(model, "tasks", [])}.get(task) or ("score",)
+    classes = task_classes(model, task)
     return [classes[int(index)] for index in torch.as_tensor(targets).reshape(-1)]
 
 

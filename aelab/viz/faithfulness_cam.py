@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from aelab.errors import AelabError, ConfigError
-from aelab.viz.cam import TargetSpec, box_area, cam_mass_in_box, grad_cam, half_box, spliced_image, target_names
+from aelab.viz.cam import (TargetSpec, box_area, cam_mass_in_box, grad_cam, half_box, spliced_image, target_names,
+                           task_classes)
 from aelab.viz.probe import probe_layers
 
 SUBJECT_FOCUS_CRITERION = 2.0  # share inside the subject box ≥ 2 × the box's area share
@@ -164,7 +165,7 @@ def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequen
 @dataclass(frozen=True)
 class SplicedCheck:
     """Paper 004's spliced check over ``splices`` images: ``hits[c]`` = how many of class ``c``'s maps put more
-    than half their mass on the half showing an image of class ``c``, out of ``maps[c]`` maps of that class (empty:
+    than half their mass on the half showing an image of class ``c``, out of ``map_counts[c]`` maps of that class (empty:
     ``splices`` each, the two classes of a binary head); ``value`` = all hits over all maps."""
 
     task: str
@@ -173,11 +174,11 @@ class SplicedCheck:
     splices: int
     chance: float = SPLICED_CHANCE
     criterion: float = SPLICED_CRITERION
-    maps: dict[str, int] = field(default_factory=dict)
+    map_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def maps_per_class(self) -> dict[str, int]:
-        return self.maps or dict.fromkeys(self.hits, self.splices)
+        return self.map_counts or dict.fromkeys(self.hits, self.splices)
 
     @property
     def value(self) -> float:
@@ -211,13 +212,14 @@ def _left_shares(model: nn.Module, spliced: torch.Tensor, layer: str, task: str,
 
 def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor, *,
                   task: str = "aesthetic", layer: str | None = None, splices: int = 100,
-                  classes: tuple[int, int] | None = (0, 1), seed: int = 0, mode: str = "squeeze",
+                  classes: tuple[int, int] | None = None, seed: int = 0, mode: str = "squeeze",
                   batch_size: int = 64) -> SplicedCheck:
     """Join ``splices`` random pairs (one image of each of ``classes``, by ``labels``) with
     :func:`aelab.viz.cam.spliced_image`, the first class on the left in even splices and on the right in odd ones,
     and count for each class how often its Grad-CAM map favours the half showing that class (paper 004, Fig. 6).
-    ``classes=None`` (a head of many classes, such as emotion): each splice joins two images of different classes
-    drawn at random, and each of the two maps explains its own image's class."""
+    ``classes=None`` (default): ``(0, 1)`` for a head of two classes; for a head of more (emotion) each splice joins
+    two images of different classes drawn at random, and each of the two maps explains its own image's class.
+    Labels outside the head's classes (``-1``: missing) are left out."""
     images = check_images(images)
     splices = check_count("splices", splices)
     labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1)
@@ -225,8 +227,12 @@ def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] 
         raise ConfigError("labels", f"{labels.size} labels", f"one class index per image ({images.shape[0]})")
     layer = layer or focus_layer(model, task)
     rng = np.random.default_rng(seed)
-    if classes is None:
-        return _spliced_any_classes(model, images, labels, task, layer, splices, rng, mode, batch_size)
+    count = len(task_classes(model, task))
+    if classes is None and count > 2:
+        known = (labels >= 0) & (labels < count)
+        return _spliced_any_classes(model, images[torch.as_tensor(known)], labels[known], task, layer, splices, rng,
+                                    mode, batch_size)
+    classes = (0, 1) if classes is None else classes
     pools = [np.flatnonzero(labels == c) for c in classes]
     names = target_names(model, task, list(classes))
     if min(len(p) for p in pools) == 0:
@@ -248,8 +254,8 @@ def _spliced_any_classes(model: nn.Module, images: torch.Tensor, labels: np.ndar
                          splices: int, rng: np.random.Generator, mode: str, batch_size: int) -> SplicedCheck:
     """:func:`spliced_check` with ``classes=None``: pairs of images of two different classes."""
     if len(np.unique(labels)) < 2:
-        raise AelabError(f"the spliced check needs images of at least two classes of {task}; "
-                         f"the images are all {target_names(model, task, labels[:1])[0]}")
+        held = f"all {target_names(model, task, labels[:1])[0]}" if labels.size else "none with a label"
+        raise AelabError(f"the spliced check needs images of at least two classes of {task}; the images are {held}")
     left = rng.choice(labels.size, size=splices)
     right = np.array([rng.choice(np.flatnonzero(labels != labels[a])) for a in left])
     spliced = torch.stack([spliced_image(images[a], images[b], mode) for a, b in zip(left, right)])
@@ -261,7 +267,7 @@ def _spliced_any_classes(model: nn.Module, images: torch.Tensor, labels: np.ndar
         for name, hit in zip(target_names(model, task, labels[shown]), picked):
             hits[name] += int(hit)
             maps[name] += 1
-    return SplicedCheck(task, layer, hits, splices, maps=maps)
+    return SplicedCheck(task, layer, hits, splices, map_counts=maps)
 
 
 # ---- on a trained run ----------------------------------------------------------------------------------------
