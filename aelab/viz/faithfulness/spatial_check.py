@@ -62,10 +62,15 @@ def cell_roles(shape: tuple[int, int], activation_size: tuple[int, int], cell: i
     return inside, ~overlap
 
 
+def roles_measurable(subject: torch.Tensor, background: torch.Tensor) -> bool:
+    """Whether :func:`contrast` can be computed for these cell roles: a subject cell and two background cells."""
+    return bool(subject.any()) and int(background.sum()) >= 2
+
+
 def contrast(grid: torch.Tensor, subject: torch.Tensor, background: torch.Tensor) -> float:
     """``mean_subject d / mean_background d`` of cell images ``(rows, cols, 3, h, w)`` (module docstring); NaN
     when there is no subject cell or fewer than two background cells; ∞ when the background has no spread."""
-    if not subject.any() or background.sum() < 2:
+    if not roles_measurable(subject, background):
         return float("nan")
     cells = grid.flatten(2).float()
     mean = cells[background].mean(dim=0)
@@ -83,10 +88,10 @@ def grid_contrast(grid: SpatialGrid, box: Sequence[float]) -> float:
 
 
 def contrast_defined(grid: SpatialGrid, box: Sequence[float]) -> bool:
-    """Whether :func:`grid_contrast` has a value for ``box``: some cell centre lies in the box and at least two
-    cells are clear of it (a small box between coarse cells, or a box over most of the frame, has none)."""
-    subject, background = cell_roles(grid.shape, grid.activation_size, grid.cell, box)
-    return bool(subject.any()) and int(background.sum()) >= 2
+    """Whether the grid's geometry lets :func:`grid_contrast` measure ``box`` (:func:`roles_measurable`: a small
+    box between coarse cells, or a box over most of the frame, cannot be; a grid whose cells are all alike gives
+    NaN all the same)."""
+    return roles_measurable(*cell_roles(grid.shape, grid.activation_size, grid.cell, box))
 
 
 def shown_pair(grids: Mapping[int, SpatialGrid], boxes: Sequence[Sequence[float]], first: Sequence[int] | torch.Tensor,
