@@ -126,6 +126,16 @@ def reference_baseline_run() -> Path:
     return _cached_copy(BASELINE_FOLDER)
 
 
+def baseline_of(run: str | Path) -> Path | None:
+    """The shipped single-task baseline (:func:`reference_baseline_run`) when ``run`` is the reference run — the
+    package's folder or any copy of it, known by its weights — else None: another run has no shipped twin."""
+    weights = Path(run) / RUN_FILES[-1]
+    shipped = shipped_run_folder(RUN_FOLDER) / RUN_FILES[-1]
+    if not weights.is_file() or weights.stat().st_size != shipped.stat().st_size:
+        return None
+    return reference_baseline_run() if weights.read_bytes() == shipped.read_bytes() else None
+
+
 def _cached_copy(name: str) -> Path:
     source = shipped_run_folder(name)
     target = cache_root() / f"{name}-{_digest(source)}"
@@ -223,7 +233,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m aelab.reference_model [--n N] [--seed S] [--run NAME=FOLDER ...]``: print the table."""
+    """``python -m aelab.reference_model [--n N] [--seed S] [--run NAME=FOLDER ...]``: print the table. A folder
+    that is not a run, or another user error, is one line on stderr and exit status 2."""
     parser = argparse.ArgumentParser(prog="python -m aelab.reference_model", description=main.__doc__)
     parser.add_argument("--n", type=int, default=2000, help="fresh SynthAE test images (default 2000)")
     parser.add_argument("--seed", type=int, default=FRESH_SEED, help="their SynthAE seed")
@@ -236,8 +247,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not folder:
             parser.error(f"--run: expected NAME=FOLDER, got {item!r}")
         runs[name] = folder
+    if args.n < 1:
+        parser.error(f"--n: expected at least 1 fresh image, got {args.n}")
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    print(format_table(ceiling_table(runs, args.n, args.seed)))
+    try:
+        print(format_table(ceiling_table(runs, args.n, args.seed)))
+    except AelabError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
 
 if __name__ == "__main__":

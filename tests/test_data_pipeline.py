@@ -97,6 +97,31 @@ def test_training_config_crop_switch(crop):
         assert any(torch.allclose(o, plain.flip(-1), atol=1e-6) for o in outputs), "augmentation still flips"
 
 
+def test_training_renders_synthae_up_front_in_processes_only_for_a_whole_run_of_many_images(monkeypatch, tmp_path):
+    import aelab.train.data as train_data
+    from aelab.data.synthetic.dataset import _RENDERED
+    from aelab.train import TrainConfig
+    from aelab.train.trainer import Trainer
+
+    calls = []
+    monkeypatch.setattr(SynthAE, "prerender", lambda self, workers: calls.append((self.n, workers)) or self.n)
+    config = TrainConfig(n_images=1000, image_size=32, seed=3)
+    assert train_data.prerender_synthae(config, workers=2) == 1000 and calls == [(1000, 2)]
+    for skipped in (config.replace(n_images=999), config.replace(max_batches=2)):
+        assert train_data.prerender_synthae(skipped, workers=2) == 0
+    assert train_data.prerender_synthae(config, workers=1) == 0
+    assert calls == [(1000, 2)]
+    monkeypatch.undo()
+
+    # the trainer does it before its first epoch: the memo of its (seed, size) holds every image
+    monkeypatch.setattr(train_data, "PRERENDER_FROM", 10)
+    monkeypatch.setattr("aelab.train.trainer.available_cores", lambda *_: 2)
+    config = TrainConfig(n_images=80, image_size=32, seed=4127, epochs=1, batch_size=8, output=str(tmp_path))
+    _RENDERED.pop((4127, 32), None)
+    Trainer(config)
+    assert sorted(_RENDERED[(4127, 32)]) == list(range(80))
+
+
 def test_eval_modes_and_dataset_mean():
     samples = [SynthAE(4, size=48)[i] for i in range(4)]
     assert eval_transform(32, mode="center_crop")(samples[0].load_image()).shape == (3, 32, 32)
@@ -135,6 +160,18 @@ def test_stratified_split_and_kfold_keep_class_balance():
         kfold_indices([0, 0, 0, 1], k=2)
     with pytest.raises(ValueError, match="summing to 1"):
         split_indices(10, fractions=(0.5, 0.5, 0.5))
+
+
+def test_a_split_too_small_to_hold_every_class_is_made_at_random_instead_of_refused():
+    labels = np.arange(100) % 8  # 8 classes; a 5 % validation part of 100 images holds 5
+    parts = split_indices(100, fractions=(0.8, 0.05, 0.15), seed=0, stratify=labels)
+    assert [len(parts[k]) for k in ("train", "val", "test")] == [80, 5, 15]
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(100))
+    assert len(set(labels[parts["test"]])) == 8  # the test part, large enough, still holds every class
+    assert split_indices(100, fractions=(0.8, 0.05, 0.15), seed=0, stratify=labels)["val"].tolist() == \
+        parts["val"].tolist()  # still seeded
+    single = split_indices(10, seed=0, stratify=[0] * 9 + [1])  # a class of one image
+    assert sum(len(v) for v in single.values()) == 10
 
 
 def _benchmark(name):

@@ -91,6 +91,23 @@ def test_baseline_is_the_recipe_with_one_network_per_task(cache, one_thread):
     assert not hasattr(loaded.model, "connectors")  # no exchange between the two networks
 
 
+def test_the_baseline_is_found_for_any_copy_of_the_reference_and_for_no_other_run(cache, tmp_path):
+    import shutil
+
+    from aelab.reference_model import baseline_of
+
+    copy = tmp_path / "my-copy"
+    shutil.copytree(shipped_run_folder(), copy)
+    assert baseline_of(shipped_run_folder()) == baseline_of(reference_run()) == baseline_of(copy)
+    assert baseline_of(copy) == aelab.reference_baseline_run()
+    assert baseline_of(aelab.reference_baseline_run()) is None  # the baseline has no twin of its own
+    weights = copy / "checkpoints" / "best.pt"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # same size, other weights
+    weights.write_bytes(bytes(data))
+    assert baseline_of(copy) is None and baseline_of(tmp_path / "no-run") is None
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """The shipped run's accuracy on a few hundred fresh images (seconds)."""
@@ -132,6 +149,19 @@ def test_ceiling_table_puts_the_reference_between_floor_and_ceiling(cache, one_t
         assert rows["majority"][f"{task} %"] < rows["reference"][f"{task} %"] <= rows["oracle"][f"{task} %"] + 5
         assert rows["reference"][f"{task} gap %"] > 15
     assert "reference" in format_table(list(rows.values()))
+
+
+def test_table_command_names_a_folder_that_is_not_a_run_in_one_line(capsys, tmp_path, one_thread):
+    from aelab.reference_model import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--n", "8", "--run", f"mine={tmp_path}"])
+    error = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "\n" not in error and "Traceback" not in error
+    assert str(tmp_path) in error and "not a run folder" in error
+    with pytest.raises(SystemExit):
+        main(["--n", "0"])
+    assert "--n: expected at least 1" in capsys.readouterr().err
 
 
 def test_a_missing_shipped_file_is_named(monkeypatch, tmp_path):

@@ -181,6 +181,21 @@ def test_cache_returns_the_same_pixels_without_rendering_again(monkeypatch):
     assert np.array_equal(np.asarray(cached[2].load_image()), first)
 
 
+def test_prerender_in_processes_gives_the_pixels_rendering_on_demand_gives(monkeypatch):
+    data = SynthAE(12, size=24, seed=9173, cache=True)  # a (seed, size) no other test renders: its own memo
+    assert data.prerender(indices=[1, 3, 5, 7, 9, 11], workers=2) == 6
+    assert data.prerender(indices=[1, 3, 5], workers=2) == 0  # already in the memo
+    import aelab.data.synthetic.dataset as dataset_module
+
+    fresh = SynthAE(12, size=24, seed=9173)
+    expected = {i: np.asarray(fresh.render(i)) for i in (1, 3, 5, 7, 9, 11)}
+    monkeypatch.setattr(dataset_module, "render", lambda *a, **k: pytest.fail("rendered again"))
+    for index, pixels in expected.items():
+        assert np.array_equal(np.asarray(data.render(index)), pixels)
+    with pytest.raises(ValueError, match="cache=True"):
+        SynthAE(4, size=24, seed=9173).prerender()
+
+
 # ---- the ceiling: majority baseline and the Bayes-optimal oracle -------------------------------------------
 
 

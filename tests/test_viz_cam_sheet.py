@@ -6,14 +6,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from test_viz_faithfulness_cam import Wired, looks_at_red, squares
+from test_viz_faithfulness_cam import Wired, WiredEmotion, looks_at_red, squares, three_colours
 
 from aelab.errors import ConfigError, UnknownNameError
 from aelab.models import build_model
 from aelab.task_kinds import predicted_labels
 from aelab.viz.cam import grad_cam, head_uses_layer
 from aelab.viz.cam_sheet import (box_shares, cam_sheet, figure_checks, layer_branch, layer_serves, predicted_focus,
-                                 predicted_names, sheet_figures, spliced_figure, subject_check_layer)
+                                 predicted_names, sheet_figures, spliced_figure, subject_check_layer,
+                                 task_spliced_check)
 from aelab.viz.faithfulness_cam import spliced_check, subject_focus, subject_focus_of_maps
 from aelab.viz.faithfulness_focus import FocusComparison, PairedDifference, TaskFocus, train_focus_pair
 
@@ -103,6 +104,22 @@ def test_a_head_is_not_explained_at_a_layer_its_output_never_reaches():
         grad_cam(model, images, last, "aesthetic")
 
 
+def test_callers_that_asked_the_graph_skip_grad_cams_own_dependency_pass(monkeypatch):
+    import aelab.viz.cam as cam_module
+
+    model, images = two_branch(), torch.rand(3, 3, 32, 32)
+    expected = grad_cam(model, images, "emotion.stage2", "aesthetic")
+    asked = []
+    monkeypatch.setattr(cam_module, "head_uses_layer", lambda *args: asked.append(args[1]) or True)
+    assert torch.equal(grad_cam(model, images, "emotion.stage2", "aesthetic", check_layer=False), expected)
+    assert asked == []
+    import aelab.viz.cam_sheet as sheet_module
+
+    monkeypatch.setattr(sheet_module, "head_uses_layer", cam_module.head_uses_layer)
+    cam_sheet(model, images, ["aesthetic"], ["emotion.stage2"], per_class=["aesthetic"])
+    assert asked == ["emotion.stage2"]  # once per task and layer, by the sheet; not again for each set of maps
+
+
 def test_the_dependency_check_works_on_frozen_weights_and_leaves_the_model_as_it_was():
     model = two_branch().train()
     for parameter in model.parameters():
@@ -166,6 +183,19 @@ def test_spliced_figure_is_titled_with_the_counted_check():
     figure = spliced_figure(model, images, images, labels, check)
     assert " ".join(figure.get_suptitle().split()) == check.describe()
     assert "100%" in check.describe()
+
+
+def test_a_heads_spliced_check_comes_with_its_figure_or_says_nothing_can_be_counted():
+    images, labels = three_colours()
+    model = WiredEmotion()
+    check, figure = task_spliced_check(model, images, images, labels, "emotion", ["emotion.stage1"], splices=8)
+    assert check.layer == "emotion.stage1" and check.value == 1.0 and sum(check.maps_per_class.values()) == 16
+    assert " ".join(figure.get_suptitle().split()) == check.describe()
+    shown = [axis.get_title() for axis in figure.axes]
+    assert any("amusement" in title for title in shown) and any("anger" in title for title in shown)
+    unlabelled = [labels[0]] + [-1] * (len(labels) - 1)  # one class left: no pair to splice
+    assert task_spliced_check(model, images, images, unlabelled, "emotion", []) is None
+    assert task_spliced_check(model, images, images, labels, "aesthetic", []) is None  # no such head
 
 
 def test_focus_comparison_record_holds_the_paired_differences():

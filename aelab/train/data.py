@@ -57,10 +57,12 @@ def split_samples(config: TrainConfig) -> dict[str, list[Sample]]:
     stratified by the first task when it is a class label (SynthAE: by emotion)."""
     if config.data == "synthae":
         data = SynthAE(config.n_images, size=config.image_size, seed=config.seed, cache=True)
+        samples = [data[i] for i in range(len(data))]  # factors and labels drawn once per image
         if config.folds:
-            return _fold_split([data[i] for i in range(len(data))], config)
-        parts = split_indices(len(data), config.fractions, seed=config.seed, stratify=data.label_array("emotion"))
-        return {name: [data[int(i)] for i in parts[name]] for name in SPLITS}
+            return _fold_split(samples, config)
+        emotions = np.array([sample.labels["emotion"] for sample in samples])
+        parts = split_indices(len(samples), config.fractions, seed=config.seed, stratify=emotions)
+        return {name: [samples[int(i)] for i in parts[name]] for name in SPLITS}
     if config.root is None:
         raise ValueError(f"data={config.data!r} needs root= the folder of the data set")
     samples = read_dataset(config.data, config.root, **config.data_options)
@@ -75,6 +77,20 @@ def split_samples(config: TrainConfig) -> dict[str, list[Sample]]:
     stratify = _stratify_labels(samples, config.tasks[0])
     parts = split_indices(len(samples), config.fractions, seed=config.seed, stratify=stratify)
     return {name: [samples[int(i)] for i in parts[name]] for name in SPLITS}
+
+
+PRERENDER_FROM = 1000
+"""Fewer SynthAE images than this render on demand: starting processes would cost more than they save."""
+
+
+def prerender_synthae(config: TrainConfig, workers: int) -> int:
+    """Render a SynthAE run's images up front in ``workers`` processes (:meth:`aelab.data.SynthAE.prerender`),
+    so that the first epoch does not render them one by one on the training thread; returns how many were
+    rendered. Only for a whole run (no ``max_batches``) of at least :data:`PRERENDER_FROM` images on more than one
+    core; the pixels are the same either way."""
+    if config.data != "synthae" or config.max_batches is not None or workers < 2 or config.n_images < PRERENDER_FROM:
+        return 0
+    return SynthAE(config.n_images, size=config.image_size, seed=config.seed, cache=True).prerender(workers=workers)
 
 
 def build_datasets(config: TrainConfig, mean_image: torch.Tensor | None = None) -> dict[str, TaskDataset]:

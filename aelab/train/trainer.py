@@ -28,7 +28,7 @@ from aelab.tasks import get_task
 from aelab.train.balancing import build_balancer
 from aelab.train.checks import check_input_size, first_non_finite, rng_state, set_rng_state, state_non_finite
 from aelab.train.config import TrainConfig
-from aelab.train.data import build_datasets, save_normalization
+from aelab.train.data import build_datasets, prerender_synthae, save_normalization
 from aelab.train.device_settings import (autocast_dtype, available_cores, loader_settings, to_channels_last,
                                          training_module)
 from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mean, average_gradients, close_context,
@@ -109,6 +109,7 @@ class Trainer:
         seed_everything(config.seed)
         self.tasks = [get_task(t) for t in config.tasks]
         self.datasets = build_datasets(config)
+        prerender_synthae(config, available_cores(local_world_size()))
         if "train" not in self.datasets:
             raise ConfigError("data", config.data, "a data set whose training split holds at least one image "
                               f"(splits found: {', '.join(self.datasets) or 'none'})")

@@ -26,7 +26,8 @@ from torch import nn
 from aelab.errors import ConfigError
 from aelab.task_kinds import kind_named, predicted_labels
 from aelab.viz.cam import grad_cam, head_uses_layer, spliced_image, target_names
-from aelab.viz.faithfulness_cam import SplicedCheck, SubjectFocus, check_images, focus_layer, subject_focus_of_maps
+from aelab.viz.faithfulness_cam import (SplicedCheck, SubjectFocus, check_images, focus_layer, spliced_check,
+                                       subject_focus_of_maps)
 from aelab.viz.figure_file import wrap_title
 from aelab.viz.probe import check_layer
 
@@ -136,7 +137,7 @@ def cam_sheet(model: nn.Module, images: torch.Tensor, tasks: Sequence[str], laye
         for layer in layers:
             if not head_uses_layer(model, layer, task, images):  # another branch's last connector: no map to draw
                 continue
-            maps = grad_cam(model, images, layer, task, batch_size=batch_size)
+            maps = grad_cam(model, images, layer, task, batch_size=batch_size, check_layer=False)
             judge = task in judged and layer_serves(model, layer, task)  # its own features, not another head's
             focus = _focus(maps, boxes, task, layer, "predicted class", judge)
             panels.append(CamPanel(task, layer, None, maps, predicted, focus))
@@ -144,7 +145,7 @@ def cam_sheet(model: nn.Module, images: torch.Tensor, tasks: Sequence[str], laye
                     or not layer_serves(model, layer, task):
                 continue
             for index, name in enumerate(definition.classes):
-                maps = grad_cam(model, images, layer, task, index, batch_size=batch_size)
+                maps = grad_cam(model, images, layer, task, index, batch_size=batch_size, check_layer=False)
                 focus = _focus(maps, boxes, task, layer, f"class {name}", False)
                 panels.append(CamPanel(task, layer, name, maps, (name,) * len(maps), focus))
     return panels
@@ -213,3 +214,18 @@ def spliced_figure(model: nn.Module, images: torch.Tensor, pixels: torch.Tensor,
     figure = spliced_check_figure(spliced_image(pixels[left], pixels[right]), maps, layer=check.layer,
                                   task=check.task, left=names[0], right=names[1])
     return _titled(figure, check.describe())
+
+
+def task_spliced_check(model: nn.Module, images: torch.Tensor, pixels: torch.Tensor,
+                       labels: Sequence[int] | np.ndarray, task: str, layers: Sequence[str], *, splices: int = 100,
+                       seed: int = 0) -> tuple[SplicedCheck, Figure] | None:
+    """Paper 004's spliced check of ``task``'s head, counted (:func:`aelab.viz.faithfulness_cam.spliced_check`, at
+    :func:`subject_check_layer` of ``layers``), and the figure of one spliced image of its first two classes, titled
+    with the count; None when the model has no such head or ``labels`` (``-1``: missing) hold fewer than two
+    classes. A head of two classes joins a class-0 and a class-1 image; a head of more joins two different ones."""
+    known = sorted({int(c) for c in np.asarray(labels).reshape(-1) if c >= 0})
+    if task not in getattr(model, "task_names", ()) or len(known) < 2:
+        return None
+    layer = subject_check_layer(model, layers, task=task)
+    check = spliced_check(model, images, labels, task=task, layer=layer, splices=splices, seed=seed)
+    return check, spliced_figure(model, images, pixels, labels, check, (known[0], known[1]))

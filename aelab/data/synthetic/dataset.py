@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,14 @@ from aelab.data.synthetic.render import render
 
 
 _RENDERED: dict[tuple[int, int], dict[int, Image.Image]] = {}
+
+CHUNKS_PER_WORKER = 4  # work items per process: enough to even out images of unequal cost
+
+
+def _render_pixels(seed: int, size: int, indices: Sequence[int]) -> list[bytes]:
+    """The RGB bytes of images ``indices`` of SynthAE ``(seed, size)`` (run in a worker process of
+    :meth:`SynthAE.prerender`; bytes pickle smaller and faster than PIL images)."""
+    return [render(draw_factors(seed, i), size, factor_rng(seed, i, 1)).tobytes() for i in indices]
 
 
 def clip_box(box: list[float]) -> list[float]:
@@ -79,6 +90,31 @@ class SynthAE(Dataset):
         if self._cache is not None:
             self._cache[index] = image
         return image
+
+    def prerender(self, indices: Iterable[int] | None = None, workers: int = 2) -> int:
+        """Render images ``indices`` (default: all) into the memo now, in ``workers`` processes; returns how many
+        were rendered. Rendering is pure Python and NumPy holding the interpreter lock, so threads would not
+        overlap it; processes do, and each image still comes from its own ``(seed, index)`` stream, so the pixels
+        are those :meth:`render` gives. Needs ``cache=True``. Where processes cannot start, the images are left to
+        be rendered on demand."""
+        if self._cache is None:
+            raise ValueError("SynthAE.prerender needs cache=True: without the memo the images would be thrown away")
+        todo = sorted({self._check(int(i)) for i in (range(self.n) if indices is None else indices)} - set(self._cache))
+        workers = max(1, min(int(workers), len(todo)))
+        if workers == 1:
+            for index in todo:
+                self.render(index)
+            return len(todo)
+        chunks = [todo[k::workers * CHUNKS_PER_WORKER] for k in range(workers * CHUNKS_PER_WORKER)]
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                rendered = list(pool.map(_render_pixels, [self.seed] * len(chunks), [self.size] * len(chunks), chunks))
+        except (OSError, BrokenProcessPool):
+            return 0
+        for chunk, pixels in zip(chunks, rendered):
+            for index, data in zip(chunk, pixels):
+                self._cache[index] = Image.frombytes("RGB", (self.size, self.size), data)
+        return len(todo)
 
     def __getitem__(self, index: int) -> Sample:
         index = self._check(int(index))
