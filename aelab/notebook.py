@@ -25,16 +25,17 @@ def save_results(results: dict[str, Any], output_dir: str | Path = ".") -> Path:
 
 
 def require_collections(lists: Mapping[str, Any] | None = None, mappings: Mapping[str, Any] | None = None,
-                        words: Collection[str] = ()) -> None:
+                        words: Collection[str] = (), optional: Collection[str] = ()) -> None:
     """Check, in a notebook's first code cell and so before anything is trained, that each parameter of ``lists``
-    holds a list and each of ``mappings`` a mapping (``words``: strings some of them also take, e.g. ``"auto"``).
-    Run headless, ``papermill -p compare "[a, b]"`` passes the text ``"[a, b]"``; lists and mappings go through
-    papermill's YAML option, ``-y "compare: [a, b]"``. Raises :class:`~aelab.errors.ConfigError` naming the
-    parameter and saying so."""
+    holds a list and each of ``mappings`` a mapping (``words``: strings some of them also take, e.g. ``"auto"``;
+    ``optional``: names that may also be None). Run headless, ``papermill -p compare "[a, b]"`` passes the text
+    ``"[a, b]"``; lists and mappings go through papermill's YAML option, ``-y "compare: [a, b]"``. Raises
+    :class:`~aelab.errors.ConfigError` naming the parameter and saying so."""
     for kind, values in (("list", lists or {}), ("mapping", mappings or {})):
         types, example = COLLECTIONS[kind]
         for name, value in values.items():
-            if isinstance(value, types) or (isinstance(value, str) and value in words):
+            if isinstance(value, types) or (isinstance(value, str) and value in words) or \
+                    (value is None and name in optional):
                 continue
             also = f" or one of {', '.join(map(repr, words))}" if words else ""
             raise ConfigError(name, value, f"a {kind}{also}; headless, pass it with papermill's -y option "

@@ -249,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         runs[name] = folder
     if args.n < 1:
         parser.error(f"--n: expected at least 1 fresh image, got {args.n}")
+    if args.seed < 0:
+        parser.error(f"--seed: expected a SynthAE seed >= 0, got {args.seed}")
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     try:
         print(format_table(ceiling_table(runs, args.n, args.seed)))

@@ -15,6 +15,7 @@ class RealData:
     arch: str = "afi"
     n_images: int = 2000  # ignored by real-data readers
     epochs: int = 6
+    fractions: tuple = (0.7, 0.1, 0.2)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -49,6 +50,16 @@ def test_the_budget_never_exceeds_the_main_runs_and_real_data_keeps_its_images()
     real = RealData()
     runs = train_architectures("main run", real, ["single"], n_images=300, epochs=2, fit=recording_fit(trained))
     assert runs == ["run of afi × 2000 × 2", "run of single × 2000 × 2"]
+
+
+def test_the_comparison_can_split_its_images_otherwise_than_the_main_run():
+    config, trained = TrainConfig(arch="afi", n_images=2000, epochs=3, fractions=(0.8, 0.05, 0.15)), []
+    runs = train_architectures("main run", config, ["single"], fractions=[0.7, 0.1, 0.2], fit=recording_fit(trained))
+    assert runs == ["run of afi × 2000 × 3", "run of single × 2000 × 3"]  # the main run's split differs: retrained
+    assert [c.fractions for c in trained] == [(0.7, 0.1, 0.2)] * 2
+    trained.clear()
+    same = train_architectures("main run", config, ["single"], fractions=(0.8, 0.05, 0.15), fit=recording_fit(trained))
+    assert same[0] == "main run" and [c.fractions for c in trained] == [(0.8, 0.05, 0.15)]
 
 
 def test_nothing_to_compare_trains_nothing():

@@ -113,13 +113,23 @@ def test_training_renders_synthae_up_front_in_processes_only_for_a_whole_run_of_
     assert calls == [(1000, 2)]
     monkeypatch.undo()
 
-    # the trainer does it before its first epoch: the memo of its (seed, size) holds every image
+    # the trainer does it before its first epoch: right after the call the memo of its (seed, size) holds every image
     monkeypatch.setattr(train_data, "PRERENDER_FROM", 10)
     monkeypatch.setattr("aelab.train.trainer.available_cores", lambda *_: 2)
+    held = []
+
+    def spy(config, workers):
+        rendered = train_data.prerender_synthae(config, workers)
+        held.append((workers, rendered, len(_RENDERED[(4127, 32)])))
+        return rendered
+
+    monkeypatch.setattr("aelab.train.trainer.prerender_synthae", spy)
     config = TrainConfig(n_images=80, image_size=32, seed=4127, epochs=1, batch_size=8, output=str(tmp_path))
     _RENDERED.pop((4127, 32), None)
-    Trainer(config)
-    assert sorted(_RENDERED[(4127, 32)]) == list(range(80))
+    trainer = Trainer(config)
+    assert held == [] and len(_RENDERED[(4127, 32)]) < 80  # not while the run is only set up
+    trainer.run()
+    assert held[0][0] == 2 and held[0][2] == 80 and held[0][1] > 0
 
 
 def test_eval_modes_and_dataset_mean():
@@ -167,11 +177,21 @@ def test_a_split_too_small_to_hold_every_class_is_made_at_random_instead_of_refu
     parts = split_indices(100, fractions=(0.8, 0.05, 0.15), seed=0, stratify=labels)
     assert [len(parts[k]) for k in ("train", "val", "test")] == [80, 5, 15]
     assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(100))
-    assert len(set(labels[parts["test"]])) == 8  # the test part, large enough, still holds every class
+    assert sorted(np.bincount(labels[parts["test"]], minlength=8)) == [1] + [2] * 7  # the test part: stratified
     assert split_indices(100, fractions=(0.8, 0.05, 0.15), seed=0, stratify=labels)["val"].tolist() == \
         parts["val"].tolist()  # still seeded
     single = split_indices(10, seed=0, stratify=[0] * 9 + [1])  # a class of one image
     assert sum(len(v) for v in single.values()) == 10
+
+
+def test_a_split_that_can_be_stratified_is_scikit_learns_stratified_split():
+    from sklearn.model_selection import train_test_split
+
+    labels = np.arange(200) % 8
+    parts = split_indices(200, fractions=(0.7, 0.1, 0.2), seed=3, stratify=labels)
+    rest, test = train_test_split(np.arange(200), test_size=40, random_state=3, stratify=labels)
+    train, val = train_test_split(rest, test_size=20, random_state=4, stratify=labels[rest])
+    assert [parts[k].tolist() for k in ("train", "val", "test")] == [sorted(train), sorted(val), sorted(test)]
 
 
 def _benchmark(name):

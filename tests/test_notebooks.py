@@ -88,6 +88,12 @@ def test_require_collections_accepts_lists_mappings_and_allowed_words():
     require_collections({"compare": [], "pair": ("a", "b"), "aux_layers": "auto"}, {"init": {}}, ("auto",))
 
 
+def test_require_collections_lets_only_the_optional_ones_be_none():
+    require_collections({"compare_fractions": None}, optional=("compare_fractions",))
+    with pytest.raises(ConfigError, match="compare: got None, expected a list"):
+        require_collections({"compare": None, "compare_fractions": None}, optional=("compare_fractions",))
+
+
 def test_preview_and_export_commands(tmp_path, capsys):
     output = tmp_path / "grid.png"
     assert cli.main(["preview", "--output", str(output), "--count", "4", "--size", "32"]) == 0

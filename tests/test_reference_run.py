@@ -103,7 +103,7 @@ def test_the_baseline_is_found_for_any_copy_of_the_reference_and_for_no_other_ru
     assert baseline_of(aelab.reference_baseline_run()) is None  # the baseline has no twin of its own
     weights = copy / "checkpoints" / "best.pt"
     data = bytearray(weights.read_bytes())
-    data[-1] ^= 1  # same size, other weights
+    data[len(data) // 2] ^= 1  # same size, another weight
     weights.write_bytes(bytes(data))
     assert baseline_of(copy) is None and baseline_of(tmp_path / "no-run") is None
 
@@ -162,6 +162,9 @@ def test_table_command_names_a_folder_that_is_not_a_run_in_one_line(capsys, tmp_
     with pytest.raises(SystemExit):
         main(["--n", "0"])
     assert "--n: expected at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--seed", "-1"])
+    assert "--seed: expected a SynthAE seed >= 0, got -1" in capsys.readouterr().err
 
 
 def test_a_missing_shipped_file_is_named(monkeypatch, tmp_path):

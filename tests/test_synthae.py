@@ -182,11 +182,12 @@ def test_cache_returns_the_same_pixels_without_rendering_again(monkeypatch):
 
 
 def test_prerender_in_processes_gives_the_pixels_rendering_on_demand_gives(monkeypatch):
-    data = SynthAE(12, size=24, seed=9173, cache=True)  # a (seed, size) no other test renders: its own memo
-    assert data.prerender(indices=[1, 3, 5, 7, 9, 11], workers=2) == 6
-    assert data.prerender(indices=[1, 3, 5], workers=2) == 0  # already in the memo
     import aelab.data.synthetic.dataset as dataset_module
 
+    dataset_module._RENDERED.pop((9173, 24), None)  # a (seed, size) no other test renders: its own memo
+    data = SynthAE(12, size=24, seed=9173, cache=True)
+    assert data.prerender(indices=[1, 3, 5, 7, 9, 11], workers=2) == 6
+    assert data.prerender(indices=[1, 3, 5], workers=2) == 0  # already in the memo
     fresh = SynthAE(12, size=24, seed=9173)
     expected = {i: np.asarray(fresh.render(i)) for i in (1, 3, 5, 7, 9, 11)}
     monkeypatch.setattr(dataset_module, "render", lambda *a, **k: pytest.fail("rendered again"))
@@ -194,6 +195,34 @@ def test_prerender_in_processes_gives_the_pixels_rendering_on_demand_gives(monke
         assert np.array_equal(np.asarray(data.render(index)), pixels)
     with pytest.raises(ValueError, match="cache=True"):
         SynthAE(4, size=24, seed=9173).prerender()
+    with pytest.raises(ValueError, match="workers: got 0, expected an integer >= 1"):
+        data.prerender(workers=0)
+
+
+def test_prerender_that_cannot_use_processes_leaves_the_images_to_be_rendered_on_demand(monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import aelab.data.synthetic.dataset as dataset_module
+
+    class BrokenPool:
+        def __init__(self, **options):
+            pass
+
+        def map(self, *args):
+            raise BrokenProcessPool("a child process terminated abruptly")
+
+        def shutdown(self, **options):
+            pass
+
+    dataset_module._RENDERED.pop((9174, 24), None)
+    data = SynthAE(8, size=24, seed=9174, cache=True)
+    monkeypatch.setattr(dataset_module, "ProcessPoolExecutor", BrokenPool)
+    with pytest.warns(UserWarning, match="stopped .*terminated abruptly.*the other 8 images are rendered when first"):
+        assert data.prerender(workers=2) == 0
+    assert dataset_module._RENDERED[(9174, 24)] == {}
+    monkeypatch.setattr(dataset_module, "fork_context", lambda: None)  # no fork here (macOS, a pool's worker)
+    assert data.prerender(workers=2) == 0 and dataset_module._RENDERED[(9174, 24)] == {}
+    assert np.asarray(data[3].load_image()).shape == (24, 24, 3)  # rendered when used, as before
 
 
 # ---- the ceiling: majority baseline and the Bayes-optimal oracle -------------------------------------------

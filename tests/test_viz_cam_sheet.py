@@ -111,7 +111,7 @@ def test_callers_that_asked_the_graph_skip_grad_cams_own_dependency_pass(monkeyp
     expected = grad_cam(model, images, "emotion.stage2", "aesthetic")
     asked = []
     monkeypatch.setattr(cam_module, "head_uses_layer", lambda *args: asked.append(args[1]) or True)
-    assert torch.equal(grad_cam(model, images, "emotion.stage2", "aesthetic", check_layer=False), expected)
+    assert torch.equal(grad_cam(model, images, "emotion.stage2", "aesthetic", check_dependency=False), expected)
     assert asked == []
     import aelab.viz.cam_sheet as sheet_module
 

@@ -41,7 +41,8 @@ def split_indices(
     labels = None if stratify is None else np.asarray(stratify)
     n_test = max(1, int(round(fractions[2] * n)))
     n_val = max(1, int(round(fractions[1] * n))) if fractions[1] > 0 else 0
-    rest, test = train_test_split(indices, test_size=n_test, random_state=seed, stratify=_if_stratifiable(labels, n_test))
+    rest, test = train_test_split(indices, test_size=n_test, random_state=seed,
+                                  stratify=_if_stratifiable(labels, n_test))
     if n_val == 0:
         return {"train": np.sort(rest), "val": np.array([], dtype=int), "test": np.sort(test)}
     rest_labels = None if labels is None else labels[rest]

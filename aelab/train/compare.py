@@ -43,19 +43,23 @@ def runs_against_paper(runs: Sequence[Any], key: str = "arch", split: str = "tes
 
 
 def train_architectures(run: Any, config: Any, others: Sequence[str], *, n_images: int | None = None,
-                        epochs: int | None = None, fit: Callable[[Any], Any] | None = None) -> list[Any]:
+                        epochs: int | None = None, fractions: Sequence[float] | None = None,
+                        fit: Callable[[Any], Any] | None = None) -> list[Any]:
     """The runs of an architecture comparison: ``config.arch`` first, then each of ``others``, all trained with
     ``config`` but on at most ``n_images`` SynthAE images for at most ``epochs`` epochs (None: ``config``'s; a
-    larger budget than ``config``'s is capped at it; a real data set keeps all its images). ``run`` (trained with
-    ``config``) stands for ``config.arch`` when the budget is ``config``'s own, else that architecture is trained
-    again at the comparison's budget, so that every row of the table had the same. No ``others``: ``[run]``."""
+    larger budget than ``config``'s is capped at it; a real data set keeps all its images) split by ``fractions``
+    (train / validation / test; None: ``config``'s — a small comparison may want larger validation and test
+    shares than a large run). ``run`` (trained with ``config``) stands for ``config.arch`` when the comparison's
+    settings are ``config``'s own, else that architecture is trained again with them, so that every row of the
+    table had the same. No ``others``: ``[run]``."""
     if fit is None:
         from aelab.train.trainer import fit
     others = [arch for arch in others if arch != config.arch]
     if not others:
         return [run]
     images = min(n_images or config.n_images, config.n_images) if config.data == "synthae" else config.n_images
-    budget = config.replace(n_images=images, epochs=min(epochs or config.epochs, config.epochs))
+    budget = config.replace(n_images=images, epochs=min(epochs or config.epochs, config.epochs),
+                            fractions=tuple(fractions) if fractions is not None else config.fractions)
     first = run if budget == config else fit(budget)
     return [first, *(fit(budget.replace(arch=arch)) for arch in others)]
 

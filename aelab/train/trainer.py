@@ -109,7 +109,6 @@ class Trainer:
         seed_everything(config.seed)
         self.tasks = [get_task(t) for t in config.tasks]
         self.datasets = build_datasets(config)
-        prerender_synthae(config, available_cores(local_world_size()))
         if "train" not in self.datasets:
             raise ConfigError("data", config.data, "a data set whose training split holds at least one image "
                               f"(splits found: {', '.join(self.datasets) or 'none'})")
@@ -377,6 +376,8 @@ class Trainer:
             if self.checkpoint is None:
                 self._check_savable(0)
                 self._save_last(0)
+            if self.start_epoch < config.epochs:  # the images of every epoch, rendered before the first one
+                prerender_synthae(config, available_cores(local_world_size()))
             for epoch in range(self.start_epoch, config.epochs):
                 seed_everything(config.seed * 1000 + epoch)
                 epoch_start = time.perf_counter()

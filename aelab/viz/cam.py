@@ -123,7 +123,7 @@ def grad_cam(
     batch_size: int = 64,
     size: tuple[int, int] | None = None,
     normalize: bool = True,
-    check_layer: bool = True,
+    check_dependency: bool = True,
 ) -> torch.Tensor:
     """Grad-CAM maps ``(B, H, W)`` of ``task``'s class ``target`` at probe ``layer`` for a batch of images.
 
@@ -133,7 +133,7 @@ def grad_cam(
     then upsampled bilinearly to ``size`` (default the input's H×W); with ``normalize`` (default) it is scaled to
     max 1 per image, otherwise returned at captum's scale (non-negative either way). The model is run in eval
     mode (restored afterwards) in chunks of ``batch_size`` images. A ``layer`` the head does not depend on (the
-    other branch's last connector) is a ConfigError; ``check_layer=False`` skips that backward pass for a caller
+    other branch's last connector) is a ConfigError; ``check_dependency=False`` skips that backward pass for a caller
     that has already asked :func:`head_uses_layer`.
     """
     if images.dim() == 3:
@@ -148,7 +148,7 @@ def grad_cam(
     was_training = model.training
     model.eval()
     try:
-        if check_layer and not head_uses_layer(model, layer, task, images):
+        if check_dependency and not head_uses_layer(model, layer, task, images):
             raise ConfigError("layer", layer, f"a probe layer the {task} head depends on (its output does not reach "
                                               f"that head)")
         cam = LayerGradCam(wrapper, module)

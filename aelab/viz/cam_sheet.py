@@ -25,7 +25,7 @@ from torch import nn
 
 from aelab.errors import ConfigError
 from aelab.task_kinds import kind_named, predicted_labels
-from aelab.viz.cam import grad_cam, head_uses_layer, spliced_image, target_names
+from aelab.viz.cam import grad_cam, head_uses_layer, spliced_image, target_names, task_classes
 from aelab.viz.faithfulness_cam import (SplicedCheck, SubjectFocus, check_images, focus_layer, spliced_check,
                                        subject_focus_of_maps)
 from aelab.viz.figure_file import wrap_title
@@ -137,7 +137,7 @@ def cam_sheet(model: nn.Module, images: torch.Tensor, tasks: Sequence[str], laye
         for layer in layers:
             if not head_uses_layer(model, layer, task, images):  # another branch's last connector: no map to draw
                 continue
-            maps = grad_cam(model, images, layer, task, batch_size=batch_size, check_layer=False)
+            maps = grad_cam(model, images, layer, task, batch_size=batch_size, check_dependency=False)
             judge = task in judged and layer_serves(model, layer, task)  # its own features, not another head's
             focus = _focus(maps, boxes, task, layer, "predicted class", judge)
             panels.append(CamPanel(task, layer, None, maps, predicted, focus))
@@ -145,7 +145,7 @@ def cam_sheet(model: nn.Module, images: torch.Tensor, tasks: Sequence[str], laye
                     or not layer_serves(model, layer, task):
                 continue
             for index, name in enumerate(definition.classes):
-                maps = grad_cam(model, images, layer, task, index, batch_size=batch_size, check_layer=False)
+                maps = grad_cam(model, images, layer, task, index, batch_size=batch_size, check_dependency=False)
                 focus = _focus(maps, boxes, task, layer, f"class {name}", False)
                 panels.append(CamPanel(task, layer, name, maps, (name,) * len(maps), focus))
     return panels
@@ -223,8 +223,11 @@ def task_spliced_check(model: nn.Module, images: torch.Tensor, pixels: torch.Ten
     :func:`subject_check_layer` of ``layers``), and the figure of one spliced image of its first two classes, titled
     with the count; None when the model has no such head or ``labels`` (``-1``: missing) hold fewer than two
     classes. A head of two classes joins a class-0 and a class-1 image; a head of more joins two different ones."""
-    known = sorted({int(c) for c in np.asarray(labels).reshape(-1) if c >= 0})
-    if task not in getattr(model, "task_names", ()) or len(known) < 2:
+    if task not in getattr(model, "task_names", ()):
+        return None
+    count = len(task_classes(model, task))  # labels outside the head's classes (-1: missing) are left out
+    known = sorted({int(c) for c in np.asarray(labels).reshape(-1) if 0 <= c < count})
+    if len(known) < 2:
         return None
     layer = subject_check_layer(model, layers, task=task)
     check = spliced_check(model, images, labels, task=task, layer=layer, splices=splices, seed=seed)

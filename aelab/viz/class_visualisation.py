@@ -19,7 +19,6 @@ from torch import nn
 from aelab.errors import ConfigError, UnknownNameError
 from aelab.task_kinds import kind_named
 from aelab.tasks import Task, get_task
-from aelab.viz.cam import task_classes
 from aelab.viz.objectives import Objective, channel
 from aelab.viz.probe import model_normalization
 from aelab.viz.render import render
@@ -65,12 +64,12 @@ class TaskOutputs(nn.Module):
 
 
 def class_names(model: nn.Module, task: str) -> tuple[str, ...]:
-    """The classes of ``task`` in the order of its :class:`TaskOutputs` columns — the names Grad-CAM gives its
-    targets (:func:`aelab.viz.cam.task_classes`) — for a task head the model predicts (else UnknownNameError)."""
+    """The classes of ``task`` in the order of its :class:`TaskOutputs` columns; a regression head's one column is
+    named after its task (Grad-CAM calls it "score": :func:`aelab.viz.cam.task_classes`)."""
     tasks = model_tasks(model)
     if task not in tasks:
         raise UnknownNameError("task head", task, list(tasks))
-    return task_classes(model, task)
+    return tasks[task].classes or (task,)
 
 
 def logit(task: str, classes: int | Sequence[int]) -> Objective:

@@ -280,7 +280,7 @@ class _Explainer:
         name = target_names(model, task.name, [target])[0]
         if not head_uses_layer(model, layer, task.name, inputs):  # another branch's last layer
             return TaskMap(task.name, layer, target, name, None, f"{task.name} does not use {layer}")
-        cam = grad_cam(model, inputs, layer, task.name, target, check_layer=False)[0]  # checked just above
+        cam = grad_cam(model, inputs, layer, task.name, target, check_dependency=False)[0]  # checked just above
         return TaskMap(task.name, layer, target, name, cam)
 
     def layer_views(self, inputs: torch.Tensor, layer: str) -> LayerViews:

@@ -167,7 +167,7 @@ class Explorer:
         m, n = grid.activation_size
         groups = max(1, min(groups, m * n))  # NMF cannot find more groups than the layer has positions
         found = neuron_groups(self.model, picture, layer, n_groups=groups)
-        cam = (grad_cam(self.model, picture[None], layer, task, target=target, check_layer=False)[0]
+        cam = (grad_cam(self.model, picture[None], layer, task, target=target, check_dependency=False)[0]
                if head_uses_layer(self.model, layer, task, picture) else None)  # None: another branch's last layer
         with torch.no_grad():
             activation = layer_activations(self.model, picture[None], layer)[0].cpu()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,15 @@ from aelab.data.synthetic.render import render
 _RENDERED: dict[tuple[int, int], dict[int, Image.Image]] = {}
 
 CHUNKS_PER_WORKER = 4  # work items per process: enough to even out images of unequal cost
+
+
+def fork_context() -> multiprocessing.context.BaseContext | None:
+    """The "fork" start method where :meth:`SynthAE.prerender` uses processes: on Linux, outside daemon processes
+    (which may not have children). Spawned processes would import the caller's script again, and macOS forks
+    unsafely; None there."""
+    if not sys.platform.startswith("linux") or multiprocessing.current_process().daemon:
+        return None
+    return multiprocessing.get_context("fork")
 
 
 def _render_pixels(seed: int, size: int, indices: Sequence[int]) -> list[bytes]:
@@ -95,26 +106,38 @@ class SynthAE(Dataset):
         """Render images ``indices`` (default: all) into the memo now, in ``workers`` processes; returns how many
         were rendered. Rendering is pure Python and NumPy holding the interpreter lock, so threads would not
         overlap it; processes do, and each image still comes from its own ``(seed, index)`` stream, so the pixels
-        are those :meth:`render` gives. Needs ``cache=True``. Where processes cannot start, the images are left to
-        be rendered on demand."""
+        are those :meth:`render` gives. Needs ``cache=True``. The processes are forked (:func:`fork_context`), so
+        nothing is imported or run again in them; where forking is not offered (not Linux, or inside a daemon
+        process such as a pool's worker) the images are left to be rendered on demand, as they are where a process
+        fails (one warning line; what was rendered by then is kept)."""
         if self._cache is None:
             raise ValueError("SynthAE.prerender needs cache=True: without the memo the images would be thrown away")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"SynthAE.prerender workers: got {workers!r}, expected an integer >= 1")
         todo = sorted({self._check(int(i)) for i in (range(self.n) if indices is None else indices)} - set(self._cache))
-        workers = max(1, min(int(workers), len(todo)))
-        if workers == 1:
+        workers = min(workers, len(todo))
+        if workers <= 1:
             for index in todo:
                 self.render(index)
             return len(todo)
-        chunks = [todo[k::workers * CHUNKS_PER_WORKER] for k in range(workers * CHUNKS_PER_WORKER)]
-        try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                rendered = list(pool.map(_render_pixels, [self.seed] * len(chunks), [self.size] * len(chunks), chunks))
-        except (OSError, BrokenProcessPool):
+        context = fork_context()
+        if context is None:
             return 0
-        for chunk, pixels in zip(chunks, rendered):
-            for index, data in zip(chunk, pixels):
-                self._cache[index] = Image.frombytes("RGB", (self.size, self.size), data)
-        return len(todo)
+        chunks = [todo[k::workers * CHUNKS_PER_WORKER] for k in range(workers * CHUNKS_PER_WORKER)]
+        done = 0
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        try:  # each chunk is stored as it arrives: the memo never holds an image twice
+            for chunk, pixels in zip(chunks, pool.map(_render_pixels, [self.seed] * len(chunks),
+                                                      [self.size] * len(chunks), chunks)):
+                for index, data in zip(chunk, pixels):
+                    self._cache[index] = Image.frombytes("RGB", (self.size, self.size), data)
+                done += len(chunk)
+        except (OSError, RuntimeError, ImportError) as error:  # BrokenProcessPool is a RuntimeError
+            warnings.warn(f"SynthAE: rendering ahead in {workers} processes stopped ({error}); the other "
+                          f"{len(todo) - done} images are rendered when first used", stacklevel=2)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: the chunks not started are dropped
+        return done
 
     def __getitem__(self, index: int) -> Sample:
         index = self._check(int(index))
