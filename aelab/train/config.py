@@ -16,9 +16,8 @@ from typing import Any
 from aelab.errors import ConfigError
 from aelab.train import config_checks as checks
 from aelab.train.device_settings import AMP_DTYPES, auto_or
+from aelab.train.optimizers import OPTIMIZERS
 from aelab.train.schedules import SCHEDULES
-
-OPTIMIZERS = ("sgd", "adam")
 
 
 def data_kinds() -> list[str]:

@@ -29,6 +29,7 @@ from aelab.train.balancing import build_balancer
 from aelab.train.checks import check_input_size, first_non_finite, rng_state, set_rng_state, state_non_finite
 from aelab.train.config import TrainConfig
 from aelab.train.data import build_datasets, prerender_synthae, save_normalization
+from aelab.train.optimizers import OPTIMIZERS
 from aelab.train.device_settings import (autocast_dtype, available_cores, loader_settings, to_channels_last,
                                          training_module)
 from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mean, average_gradients, close_context,
@@ -76,8 +77,9 @@ def _worker_init(worker_id: int) -> None:
 
 
 def _optimizer(config: TrainConfig, model: nn.Module, balancer: nn.Module) -> torch.optim.Optimizer:
-    """SGD or Adam over the model's parameter groups (connectors may have their own learning rate) and the
-    balancer's learned weights (never decayed).
+    """The optimiser ``config.optimizer`` names (:data:`aelab.train.optimizers.OPTIMIZERS`) over the model's
+    parameter groups (connectors may have their own learning rate) and the balancer's learned weights (never
+    decayed).
 
     Weight decay applies to every model parameter, batch-norm scales and biases included. The papers do not say
     which parameters they decayed, and the shipped SynthAE reference run was trained this way, so exempting
@@ -86,9 +88,7 @@ def _optimizer(config: TrainConfig, model: nn.Module, balancer: nn.Module) -> to
     extra = [p for p in balancer.parameters() if p.requires_grad]
     if extra:
         groups.append({"name": "balancer", "params": extra, "lr": config.lr, "weight_decay": 0.0})
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return OPTIMIZERS[config.optimizer](groups, config)
 
 
 class Trainer:
