@@ -165,8 +165,8 @@ def subject_focus(model: nn.Module, images: torch.Tensor, boxes: Sequence[Sequen
 @dataclass(frozen=True)
 class SplicedCheck:
     """Paper 004's spliced check over ``splices`` images: ``hits[c]`` = how many of class ``c``'s maps put more
-    than half their mass on the half showing an image of class ``c``, out of ``map_counts[c]`` maps of that class (empty:
-    ``splices`` each, the two classes of a binary head); ``value`` = all hits over all maps."""
+    than half their mass on the half showing an image of class ``c``, out of ``maps_per_class[c]`` maps of that class
+    (``splices`` each for the two classes of a binary head); ``value`` = all hits over all maps."""
 
     task: str
     layer: str
@@ -174,11 +174,7 @@ class SplicedCheck:
     splices: int
     chance: float = SPLICED_CHANCE
     criterion: float = SPLICED_CRITERION
-    map_counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def maps_per_class(self) -> dict[str, int]:
-        return self.map_counts or dict.fromkeys(self.hits, self.splices)
+    maps_per_class: dict[str, int] = field(default_factory=dict)
 
     @property
     def value(self) -> float:
@@ -247,7 +243,7 @@ def spliced_check(model: nn.Module, images: torch.Tensor, labels: Sequence[int] 
         left_share = _left_shares(model, spliced, layer, task, target, batch_size)
         on_left = first_left if index == 0 else ~first_left  # where this class's image sits
         hits[name] = int(np.where(on_left, left_share > 0.5, left_share < 0.5).sum())
-    return SplicedCheck(task, layer, hits, splices)
+    return SplicedCheck(task, layer, hits, splices, maps_per_class=dict.fromkeys(hits, splices))
 
 
 def _spliced_any_classes(model: nn.Module, images: torch.Tensor, labels: np.ndarray, task: str, layer: str,
@@ -267,7 +263,7 @@ def _spliced_any_classes(model: nn.Module, images: torch.Tensor, labels: np.ndar
         for name, hit in zip(target_names(model, task, labels[shown]), picked):
             hits[name] += int(hit)
             maps[name] += 1
-    return SplicedCheck(task, layer, hits, splices, map_counts=maps)
+    return SplicedCheck(task, layer, hits, splices, maps_per_class=maps)
 
 
 # ---- on a trained run ----------------------------------------------------------------------------------------
