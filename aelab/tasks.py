@@ -12,6 +12,7 @@ A sample's labels are a dict with these keys (any subset):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from aelab.errors import UnknownNameError
@@ -79,3 +80,13 @@ def is_positive(emotion: int) -> bool:
 def high_aesthetic(score: float) -> int:
     """The binary ``aesthetic`` label of a mean score: 1 when the score is above 5."""
     return int(score > HIGH_AESTHETIC_THRESHOLD)
+
+
+def soft_aesthetic(score: float, temperature: float) -> float:
+    """A soft target for the binary ``aesthetic`` head: ``σ((score − 5) / temperature)``, the raters' mean score
+    mapped to a probability of "high" that is 1/2 at the threshold and tends to the 0/1 label as the temperature
+    (in score points) goes to 0. An image rated 5.1 and one rated 8 both have the label 1, but only the second is
+    surely high: trained on this target, the head is not asked to be certain where the raters were not."""
+    if temperature <= 0:
+        raise ValueError(f"soft_aesthetic: temperature must be > 0, got {temperature}")
+    return float(1.0 / (1.0 + math.exp(-(score - HIGH_AESTHETIC_THRESHOLD) / temperature)))

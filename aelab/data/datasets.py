@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from aelab.data.sample import Sample
 from aelab.task_kinds import kind_of
-from aelab.tasks import Task, get_task
+from aelab.tasks import Task, get_task, soft_aesthetic
 from aelab.text.tokenize import join_comments
 
 
@@ -37,6 +37,11 @@ class TaskDataset(Dataset):
     decoded by :meth:`Sample.load_image`, i.e. :func:`aelab.data.images.open_rgb` (16-bit and float images scaled
     by their range, transparency on white), the same opener as the readers' checks and prediction. Samples read
     from a decoded cache (:mod:`aelab.data.cache`) hand their ``uint8`` pixels to the transform as a tensor.
+
+    With ``soft_aesthetic`` (a temperature in score points) items also hold ``"loss_targets"``: the targets the
+    loss is computed on, equal to ``"targets"`` except that the binary ``aesthetic`` target of a sample that carries
+    the raters' mean score is :func:`aelab.tasks.soft_aesthetic` of it (``"targets"`` keep the 0/1 labels that
+    metrics count).
     """
 
     def __init__(
@@ -44,11 +49,15 @@ class TaskDataset(Dataset):
         samples: Sequence[Sample],
         tasks: Sequence[str | Task],
         transform: Callable[[Any], torch.Tensor] | None = None,
+        soft_aesthetic: float | None = None,
     ):
         self.samples = samples
         self.tasks = [get_task(t) for t in tasks]
         self.label_tasks = [t for t in self.tasks if kind_of(t).predicted]
         self.transform = transform
+        if soft_aesthetic is not None and soft_aesthetic <= 0:
+            raise ValueError(f"TaskDataset: soft_aesthetic must be a temperature > 0 or None, got {soft_aesthetic}")
+        self.soft_aesthetic = soft_aesthetic
         if len(samples) == 0:
             raise ValueError("TaskDataset got no samples")
         self._check_tasks_present()
@@ -80,9 +89,19 @@ class TaskDataset(Dataset):
             targets[task.name] = _target(task, sample.labels[task.name]) if present else _missing(task)
             mask[task.name] = torch.tensor(present)
         item = {"image": image, "targets": targets, "mask": mask, "index": index}
+        if self.soft_aesthetic is not None:
+            item["loss_targets"] = self._loss_targets(sample.labels, targets)
         if self.text:
             item["comments"] = join_comments(sample.labels.get("comments"))
         return item
+
+    def _loss_targets(self, labels: dict[str, Any], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``targets`` with the aesthetic one softened from the mean score where the sample has it."""
+        softened = dict(targets)
+        if "aesthetic" in targets and "aesthetic_score" in labels:
+            score = float(labels["aesthetic_score"])
+            softened["aesthetic"] = torch.tensor(soft_aesthetic(score, self.soft_aesthetic), dtype=torch.float32)
+        return softened
 
     def label_array(self, task: str) -> np.ndarray:
         """One label over all samples (e.g. for stratified splits); -1 where a sample lacks it."""

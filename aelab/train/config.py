@@ -88,6 +88,7 @@ FIELD_CHECKS: dict[str, checks.Check] = {
     "image_size": checks.integer(1),
     "augment": checks.boolean,
     "crop": checks.boolean,
+    "soft_aesthetic": checks.number(positive=True, optional=True),
     "normalization": checks.one_of(_normalizations),
     "arch": checks.one_of(_architectures),
     "backbone": checks.one_of(_backbones),
@@ -140,6 +141,9 @@ class TrainConfig:
     image_size: int = 64
     augment: bool = True  # resize + random crop + flip (docs/science.md §2); False: eval transform for training too
     crop: bool = True  # the random crop of `augment` (False: flip only, the image's framing kept)
+    # train the aesthetic head on σ((mean score − 5) / T) instead of the 0/1 label where the raters' mean is known
+    # (T in score points; None: the label). Metrics still count the 0/1 labels.
+    soft_aesthetic: float | None = None
     normalization: str = "imagenet"
     # model
     arch: str = "afi"

@@ -292,7 +292,8 @@ class Trainer:
             batch = {**batch, "image": to_channels_last(batch["image"])}
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = call_model(model, batch, self.device)
-        targets = {t.name: batch["targets"][t.name].to(self.device) for t in self.tasks}
+        trained_on = batch.get("loss_targets", batch["targets"])  # soft aesthetic targets, when configured
+        targets = {t.name: trained_on[t.name].to(self.device) for t in self.tasks}
         masks = {t.name: batch["mask"][t.name].to(self.device) for t in self.tasks}
         return model_task_losses(self.model, self.tasks, logits, targets, masks), logits
 

@@ -1,0 +1,60 @@
+"""Soft aesthetic targets: the binary head trained on σ((mean score − 5) / T) while metrics count the 0/1 labels."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aelab.data import SynthAE, TaskDataset, eval_transform
+from aelab.errors import ConfigError
+from aelab.tasks import high_aesthetic, soft_aesthetic
+from aelab.train.config import TrainConfig
+from aelab.train.trainer import Trainer
+
+
+def test_soft_target_is_one_half_at_the_threshold_and_sharpens_with_the_temperature():
+    assert soft_aesthetic(5.0, 0.5) == 0.5
+    assert soft_aesthetic(6.0, 0.5) == pytest.approx(1 / (1 + math.exp(-2)))
+    assert soft_aesthetic(4.0, 0.5) == pytest.approx(1 - soft_aesthetic(6.0, 0.5))
+    assert soft_aesthetic(5.1, 0.01) > 0.99 and soft_aesthetic(4.9, 0.01) < 0.01  # the 0/1 label in the limit
+    assert soft_aesthetic(5.1, 2.0) < 0.52  # barely above the threshold: barely more likely high than low
+    with pytest.raises(ValueError, match="temperature"):
+        soft_aesthetic(6.0, 0.0)
+
+
+def test_dataset_softens_only_the_aesthetic_target_and_keeps_the_labels():
+    samples = SynthAE(16, size=16)
+    soft = TaskDataset(samples, ["aesthetic", "emotion"], eval_transform(16), soft_aesthetic=0.5)
+    plain = TaskDataset(samples, ["aesthetic", "emotion"], eval_transform(16))
+    assert "loss_targets" not in plain[0]
+    for index in range(len(samples)):
+        item, score = soft[index], samples[index].labels["aesthetic_score"]
+        assert item["targets"]["aesthetic"].item() == high_aesthetic(score)
+        assert item["loss_targets"]["aesthetic"].item() == pytest.approx(soft_aesthetic(score, 0.5))
+        assert 0.0 < item["loss_targets"]["aesthetic"].item() < 1.0
+        assert torch.equal(item["loss_targets"]["emotion"], item["targets"]["emotion"])
+    with pytest.raises(ValueError, match="soft_aesthetic"):
+        TaskDataset(samples, ["aesthetic"], eval_transform(16), soft_aesthetic=-1.0)
+
+
+def test_trainer_computes_the_aesthetic_loss_on_the_soft_targets(tmp_path):
+    config = TrainConfig(n_images=64, image_size=32, epochs=1, batch_size=16, progress=False, tensorboard=False,
+                         grad_ratio_every=0, augment=False, soft_aesthetic=0.5, output=str(tmp_path))
+    trainer = Trainer(config)
+    batch = next(iter(trainer.loader("train", shuffle=False)))
+    with torch.no_grad():
+        losses, logits = trainer._losses(batch, trainer.model)
+    aesthetic = logits["aesthetic"].reshape(-1).float()
+    soft = batch["loss_targets"]["aesthetic"]
+    expected = F.binary_cross_entropy_with_logits(aesthetic, soft)
+    hard = F.binary_cross_entropy_with_logits(aesthetic, batch["targets"]["aesthetic"].float())
+    assert not torch.allclose(expected, hard)
+    assert losses["aesthetic"].item() == pytest.approx(expected.item(), rel=1e-5)
+    # validation and test keep the 0/1 labels (their losses and metrics are the task's own)
+    assert "loss_targets" not in next(iter(trainer.loader("val", shuffle=False)))
+
+
+def test_a_temperature_that_is_not_positive_is_refused_by_name():
+    with pytest.raises(ConfigError, match="soft_aesthetic"):
+        TrainConfig(soft_aesthetic=0)
