@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from aelab.data import SynthAE, TaskDataset, eval_transform
+from aelab.data.sample import Sample
 from aelab.errors import ConfigError
 from aelab.tasks import high_aesthetic, soft_aesthetic
 from aelab.train.config import TrainConfig
@@ -58,3 +59,18 @@ def test_trainer_computes_the_aesthetic_loss_on_the_soft_targets(tmp_path):
 def test_a_temperature_that_is_not_positive_is_refused_by_name():
     with pytest.raises(ConfigError, match="soft_aesthetic"):
         TrainConfig(soft_aesthetic=0)
+
+
+def test_soft_targets_without_the_aesthetic_task_are_refused_by_name():
+    with pytest.raises(ConfigError, match="soft_aesthetic.*do not include aesthetic"):
+        TrainConfig(tasks=["emotion"], soft_aesthetic=0.5)
+
+
+def test_data_without_mean_scores_is_refused_in_one_sentence():
+    """A set with 0/1 aesthetic labels only (no raters' mean) cannot be softened: said, not silently ignored."""
+    from PIL import Image
+
+    samples = [Sample(f"s{i}", {"aesthetic": i % 2}, Image.new("RGB", (8, 8))) for i in range(4)]
+    with pytest.raises(ConfigError, match="soft_aesthetic: got 0.5, expected null .*aesthetic_score"):
+        TaskDataset(samples, ["aesthetic"], eval_transform(8), soft_aesthetic=0.5)
+    assert len(TaskDataset(samples, ["aesthetic"], eval_transform(8))) == 4  # without soft targets they are fine

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from aelab.data.sample import Sample
+from aelab.errors import ConfigError
 from aelab.task_kinds import kind_of
 from aelab.tasks import Task, get_task, soft_aesthetic
 from aelab.text.tokenize import join_comments
@@ -61,6 +62,7 @@ class TaskDataset(Dataset):
         if len(samples) == 0:
             raise ValueError("TaskDataset got no samples")
         self._check_tasks_present()
+        self._check_scores_present()
         self.text = any("comments" in self.samples[i].labels for i in range(min(len(self.samples), 2048)))
 
     def _check_tasks_present(self) -> None:
@@ -71,6 +73,13 @@ class TaskDataset(Dataset):
                 raise ValueError(
                     f"task {task.name!r} was asked for but no sample carries that label; labels present: {found}"
                 )
+
+    def _check_scores_present(self) -> None:
+        """Soft aesthetic targets are made from the raters' mean score: refuse data that carries none."""
+        probe = (self.samples[i] for i in range(min(len(self.samples), 2048)))
+        if self.soft_aesthetic is not None and not any("aesthetic_score" in s.labels for s in probe):
+            raise ConfigError("soft_aesthetic", self.soft_aesthetic, "null for data whose samples carry no raters' "
+                              "mean score (label 'aesthetic_score'), which soft targets are made from")
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -191,6 +191,9 @@ class TrainConfig:
         for spec in dataclasses.fields(self):
             setattr(self, spec.name, FIELD_CHECKS[spec.name](spec.name, getattr(self, spec.name)))
         self._check_data()
+        if self.soft_aesthetic is not None and "aesthetic" not in self.tasks:
+            raise ConfigError("soft_aesthetic", self.soft_aesthetic,
+                              f"null when the tasks ({', '.join(self.tasks)}) do not include aesthetic")
         if self.folds is not None and self.fold >= self.folds:
             raise ConfigError("fold", self.fold, f"a fold in 0..folds-1 (0..{self.folds - 1} with folds={self.folds})")
         if Path(self.output).exists() and not Path(self.output).is_dir():
