@@ -16,6 +16,10 @@ from aelab.tasks import Task, get_task, soft_aesthetic
 from aelab.text.tokenize import join_comments
 
 
+PROBE_SAMPLES = 2048
+"""How many leading samples the dataset reads to check which labels (and comments) the data carries."""
+
+
 def _target(task: Task, value: Any) -> torch.Tensor:
     """A present label as its kind's target tensor (:data:`aelab.task_kinds.TASK_KINDS`)."""
     return kind_of(task).target(task, value)
@@ -61,12 +65,12 @@ class TaskDataset(Dataset):
         self.soft_aesthetic = soft_aesthetic
         if len(samples) == 0:
             raise ValueError("TaskDataset got no samples")
-        self._check_tasks_present()
-        self._check_scores_present()
-        self.text = any("comments" in self.samples[i].labels for i in range(min(len(self.samples), 2048)))
+        probe = [self.samples[i] for i in range(min(len(self.samples), PROBE_SAMPLES))]  # read once, checked thrice
+        self._check_tasks_present(probe)
+        self._check_scores_present(probe)
+        self.text = any("comments" in s.labels for s in probe)
 
-    def _check_tasks_present(self) -> None:
-        probe = [self.samples[i] for i in range(min(len(self.samples), 2048))]
+    def _check_tasks_present(self, probe: Sequence[Sample]) -> None:
         for task in self.label_tasks:
             if not any(task.name in s.labels for s in probe):
                 found = sorted({k for s in probe for k in s.labels})
@@ -74,9 +78,8 @@ class TaskDataset(Dataset):
                     f"task {task.name!r} was asked for but no sample carries that label; labels present: {found}"
                 )
 
-    def _check_scores_present(self) -> None:
+    def _check_scores_present(self, probe: Sequence[Sample]) -> None:
         """Soft aesthetic targets are made from the raters' mean score: refuse data that carries none."""
-        probe = (self.samples[i] for i in range(min(len(self.samples), 2048)))
         if self.soft_aesthetic is not None and not any("aesthetic_score" in s.labels for s in probe):
             raise ConfigError("soft_aesthetic", self.soft_aesthetic, "null for data whose samples carry no raters' "
                               "mean score (label 'aesthetic_score'), which soft targets are made from")

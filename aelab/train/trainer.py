@@ -29,7 +29,6 @@ from aelab.train.balancing import build_balancer
 from aelab.train.checks import check_input_size, first_non_finite, rng_state, set_rng_state, state_non_finite
 from aelab.train.config import TrainConfig
 from aelab.train.data import build_datasets, prerender_synthae, save_normalization
-from aelab.train.optimizers import OPTIMIZERS
 from aelab.train.device_settings import (autocast_dtype, available_cores, loader_settings, to_channels_last,
                                          training_module)
 from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mean, average_gradients, close_context,
@@ -37,6 +36,7 @@ from aelab.train.distributed import (Context, GlobalBatchSampler, all_reduce_mea
 from aelab.train.evaluation import SplitResult, evaluate
 from aelab.train.gradients import probe_groups, task_gradient_norms
 from aelab.train.losses import model_task_losses
+from aelab.train.optimizers import OPTIMIZERS
 from aelab.train.runs import (CsvLog, RunLock, check_run_files, checkpoint_path, load_checkpoint, new_run_folder,
                               save_checkpoint, write_config, write_results)
 from aelab.train.schedules import SCHEDULES, build_schedule
