@@ -15,9 +15,9 @@ Each image's initial values come from its own generator seeded by ``(seed, index
 the objective), so an image starts the same whether it is rendered alone or in a batch.
 
 Each class is a builder of the registry :data:`PARAMETERIZATIONS` (name → class): ``build(indices, settings)``
-makes the images of a render from its :class:`~aelab.viz.render_settings.RenderSettings`, and
-``default_optimizer`` names the optimiser ``optimizer="auto"`` picks. A new parameterisation is one class and one
-entry.
+makes the images of a render from its :class:`~aelab.viz.render_settings.RenderSettings`, ``default_optimizer``
+names the optimiser ``optimizer="auto"`` picks, and ``set_mean_colour(colours)`` moves each image's mean colour
+(the ``"best_colour"`` start, :mod:`aelab.viz.start`). A new parameterisation is one class and one entry.
 
 :meth:`resized` gives the same images at another size: a Fourier image keeps its spectrum (the low frequencies carry
 over unchanged; with the 1/f scaling and the orthonormal FFT, parameter values are resolution-independent), a pixel
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 COLOR_CORRELATION_SVD_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOR_CORRELATION = COLOR_CORRELATION_SVD_SQRT / COLOR_CORRELATION_SVD_SQRT.norm(dim=0).max()
 LUCID_MAGIC = 4.0  # Lucid divides the FFT image by 4 ("reduces saturation")
+COLOUR_MARGIN = 0.01  # a flat start colour is kept this far inside (0, 1), where the sigmoid's inverse is finite
 
 
 def derived_seed(*parts: int) -> int:
@@ -134,6 +135,19 @@ class FourierImage(nn.Module):
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         return self.render(self.spectrum if rows is None else self.spectrum[rows])
 
+    @torch.no_grad()
+    def set_mean_colour(self, colours: torch.Tensor) -> None:
+        """Make each image's flat part the colour ``colours`` (N, 3) in (0, 1): its zero-frequency coefficients
+        are set so that the image before the sigmoid averages ``logit(colour)``; every other coefficient (the
+        detail) is kept. With the orthonormal FFT the image's mean is ``X[0, 0] / sqrt(H·W)`` of the scaled
+        spectrum X, before Lucid's division and the colour decorrelation, which are undone here."""
+        before_sigmoid = torch.logit(colours.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN)).to(self.spectrum)
+        if self.decorrelate:
+            before_sigmoid = before_sigmoid @ torch.linalg.inv(COLOR_CORRELATION).T.to(self.spectrum)
+        scale = float(self.scale[0, 0])
+        self.spectrum[:, :, 0, 0, 0] = before_sigmoid * LUCID_MAGIC * (self.height * self.width) ** 0.5 / scale
+        self.spectrum[:, :, 0, 0, 1] = 0.0
+
     def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """``values`` (…, 3, h, w//2+1, 2) of this size as the parameters of the same images at ``size``: the
         spectrum is kept (new frequencies start at 0), rescaled for the new FFT size and 1/f scale."""
@@ -182,6 +196,15 @@ class PixelImage(nn.Module):
 
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         return self.render(self.pixels if rows is None else self.pixels[rows])
+
+    @torch.no_grad()
+    def set_mean_colour(self, colours: torch.Tensor) -> None:
+        """Shift each image's raw values so that their mean per channel is the colour ``colours`` (N, 3) in
+        (0, 1) before the output mapping (its logit for ``"sigmoid"``, itself for ``"clamp"``); the spread of the
+        draw is kept."""
+        colours = colours.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
+        target = torch.logit(colours) if self.output == "sigmoid" else colours
+        self.pixels += (target - self.pixels.mean(dim=(2, 3)))[:, :, None, None]
 
     def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """``values`` (…, 3, h, w) resampled bilinearly to ``size``."""

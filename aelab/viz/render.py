@@ -12,8 +12,9 @@ paper 004 eqs. 1–2; Olah et al. 2017 *Feature Visualization*).
   own score (the batch loss is the *sum*) and the ``torch.optim`` step rule is element-wise
   (:mod:`.render_optim`), so an image comes out the same (up to floating-point summation order) whether rendered
   alone or in any batch;
-* settings: :mod:`.render_settings`; parameterisations (a registry): :mod:`.parameterization`; transforms:
-  :mod:`.robustness`; Lucid's redirected ReLU for the first steps: :mod:`.relu_redirect`.
+* settings: :mod:`.render_settings`; parameterisations (a registry): :mod:`.parameterization`; starting points
+  (a registry; the flat colour an objective prefers): :mod:`.start`; transforms: :mod:`.robustness`; Lucid's
+  redirected ReLU for the first steps: :mod:`.relu_redirect`.
 
 Batching, truncation, frozen weights and channels-last input make each image-step several times cheaper than
 Lucid's one-channel, full-forward loop (``benchmarks/visualisation.py`` measures it).
@@ -37,6 +38,7 @@ from aelab.viz.render_model import CPU_MAX_BATCH, auto_batch_size, frozen, input
 from aelab.viz.render_optim import OPTIMIZERS, SCHEDULES, StepRule
 from aelab.viz.render_settings import RenderSettings, lucid_defaults, paper_defaults
 from aelab.viz.robustness import RandomTransforms
+from aelab.viz.start import STARTS
 
 __all__ = ["CPU_MAX_BATCH", "OPTIMIZERS", "SCHEDULES", "BatchRender", "RenderSettings", "auto_batch_size", "frozen",
            "layer_channels", "lucid_defaults", "model_device", "objective_baseline", "objective_scores",
@@ -56,6 +58,7 @@ class BatchRender:
         self.probe, self.objective, self.indices, self.settings = probe, objective, indices, settings
         self.memory_format = memory_format
         self.image = PARAMETERIZATIONS[settings.parameterization].build(indices.tolist(), settings).to(device)
+        STARTS[settings.start](self.image, probe, objective, settings.size, device)
         self.rule = StepRule(self.image.parameters(), settings)
         self.transforms = (RandomTransforms(indices.tolist(), settings.steps, settings.seed)
                            if settings.transforms else None)

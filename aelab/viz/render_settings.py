@@ -22,6 +22,7 @@ from aelab.errors import ConfigError
 from aelab.train.config_checks import boolean, integer, number, one_of
 from aelab.viz.parameterization import PARAMETERIZATIONS, PixelImage
 from aelab.viz.render_optim import OPTIMIZERS, SCHEDULES
+from aelab.viz.start import STARTS
 
 # Adam: Lucid's 0.05, chosen for readable images (see the module docstring); ascent: paper 004's α
 DEFAULT_LR = {"adam": 0.05, "ascent": 0.05}
@@ -46,6 +47,9 @@ class RenderSettings:
         (decaying to ``lr · final_lr`` at the last step).
     relu_redirect_steps: Lucid's redirected ReLU gradient during the first steps (16, as Lucid; 0: off), so that
         channels dead on the grey start image wake up (:mod:`aelab.viz.relu_redirect`).
+    start: a name of :data:`aelab.viz.start.STARTS` — ``"random"`` (the parameterisation's own draw) or
+        ``"best_colour"`` (each image starts from the flat colour its objective scores highest; what class
+        visualisations use).
     """
 
     steps: int = 128
@@ -61,6 +65,7 @@ class RenderSettings:
     schedule: str = "constant"
     final_lr: float = 0.1
     relu_redirect_steps: int = 16
+    start: str = "random"
 
     def __post_init__(self):
         checks = {
@@ -69,6 +74,7 @@ class RenderSettings:
             "transforms": boolean, "seed": integer(), "batch_size": integer(1, optional=True),
             "decorrelate": boolean, "pixel_output": one_of(lambda: PixelImage.OUTPUTS),
             "schedule": one_of(lambda: SCHEDULES), "final_lr": number(), "relu_redirect_steps": integer(0),
+            "start": one_of(lambda: STARTS),
         }
         for name, check in checks.items():
             object.__setattr__(self, name, check(f"RenderSettings.{name}", getattr(self, name)))
@@ -88,9 +94,12 @@ class RenderSettings:
         return self.lr if self.lr is not None else DEFAULT_LR[self.resolved_optimizer]
 
     def key(self) -> dict:
-        """The fields that change the images (``batch_size`` does not), resolved, for cache keys."""
+        """The fields that change the images (``batch_size`` does not), resolved, for cache keys. ``start`` is
+        left out at its default, so that atlases cached (and shipped) before it existed keep their keys."""
         fields = asdict(self)
         fields.pop("batch_size")
+        if self.start == "random":
+            fields.pop("start")
         fields.update(optimizer=self.resolved_optimizer, lr=self.resolved_lr)
         return fields
 

@@ -18,6 +18,7 @@ from IPython.display import display
 
 from aelab.errors import AelabError
 from aelab.tasks import get_task
+from aelab.viz.class_visualisation import class_settings
 from aelab.viz.render import layer_channels
 from aelab.widgets.explorer_class_view import ClassVisualisationPanel
 from aelab.widgets.explorer_numbers import PanelNumbers, image_png
@@ -66,7 +67,7 @@ def numbers_html(numbers: PanelNumbers) -> str:
 def class_visualisation_view(explorer: Explorer) -> widgets.Widget:
     """The class-visualisation control, or a line saying why the model has none."""
     side = int(explorer.config["image_size"])  # the whole network needs at least its input size
-    settings = replace(explorer.settings, size=max(explorer.settings.size, side))
+    settings = class_settings(replace(explorer.settings, size=max(explorer.settings.size, side)))
     try:
         return ClassVisualisationPanel(explorer.model, settings).widget
     except AelabError as error:

@@ -21,6 +21,7 @@ from torch import nn
 
 from aelab.errors import UnknownNameError
 from aelab.load import LoadedRun, load_run
+from aelab.viz.class_visualisation import class_settings
 from aelab.viz.faithfulness.atlas_check import AtlasDiversity, atlas_diversity, diversity, random_copy
 from aelab.viz.faithfulness.class_check import (ClassVisualisationCheck, check_class_images, class_visualisation_check,
                                                 class_visualisation_figure)
@@ -41,7 +42,7 @@ Check = Callable[..., CheckResult]
 
 
 def _class_visualisation(model: nn.Module, data: HeldOut, settings: RenderSettings, **options: Any) -> CheckResult:
-    return class_visualisation_check(model, settings, **options)
+    return class_visualisation_check(model, class_settings(settings), **options)
 
 
 def _group_smoothness(model: nn.Module, data: HeldOut, settings: RenderSettings, **options: Any) -> CheckResult:

@@ -29,7 +29,7 @@ from torch import nn
 from aelab.data.synthetic.recipes import RECIPES, Recipe
 from aelab.errors import ConfigError
 from aelab.tasks import EMOTIONS, get_task, is_positive
-from aelab.viz.class_visualisation import class_visualisations
+from aelab.viz.class_visualisation import class_settings, class_visualisations
 from aelab.viz.faithfulness.colour import brightness, dominant_hue, hue_distance, mean_saturation
 from aelab.viz.faithfulness.result import CheckResult
 from aelab.viz.readability import roughness
@@ -110,10 +110,11 @@ def check_class_images(images: torch.Tensor) -> ClassVisualisationCheck:
         classes=matches, positive_roughness=pos, negative_roughness=neg)
 
 
-def class_visualisation_check(model: nn.Module, settings: RenderSettings = RenderSettings(), task: str = "emotion",
+def class_visualisation_check(model: nn.Module, settings: RenderSettings | None = None, task: str = "emotion",
                               ) -> ClassVisualisationCheck:
-    """Render one image per emotion maximising its logit of head ``task`` and check it (module docstring)."""
-    return check_class_images(class_visualisations(model, [task], settings)[task])
+    """Render one image per emotion maximising its logit of head ``task`` and check it (module docstring).
+    ``settings``: default the class images' own (:func:`~aelab.viz.class_visualisation.class_settings`)."""
+    return check_class_images(class_visualisations(model, [task], settings or class_settings())[task])
 
 
 def class_caption(task: str, index: int, result: ClassVisualisationCheck | None = None) -> str:
