@@ -7,12 +7,12 @@
 
 Why a colour start: an image's global colour is three numbers that gradient ascent moves slowly (Adam moves a
 Fourier image's mean by about lr / 4 per step before the sigmoid) and through local optima. A class logit of a
-network trained on colour recipes can rise both ways from mid-grey — the SynthAE reference's fear logit is −3.3 on a
-mid-grey purple, −2.1 on a light one and +1.9 on a dark one — so from grey the ascent climbs to the nearer, lighter
-side and the class image comes out pale and light where its class is dark. Searching the three global numbers
-exhaustively and leaving the rest to gradient ascent finds the better side: it is coordinate search on the one
-low-dimensional part of the image where search is cheap (one forward pass of 480 flat images per layer). None of
-Lucid, Lucent or captum offers it; the grid is small enough that the choice is exact on its points.
+network trained on colour recipes can rise both ways from mid-grey: on a greyish purple (saturation 0.15) the
+SynthAE reference's fear logit is −3.3 at brightness 0.5, −2.1 at 0.8 and +1.9 at 0.2, so from grey the ascent
+climbs to the nearer, lighter side and the class image comes out pale where its class is dark. Searching the three
+global numbers on a grid and leaving the rest to gradient ascent finds the better side: a search on the one
+low-dimensional part of the image where search is cheap (one forward pass of 480 flat images per batch of images
+rendered).
 """
 
 from __future__ import annotations

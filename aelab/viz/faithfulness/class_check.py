@@ -1,8 +1,8 @@
 """Check 1: class visualisations recover each emotion's SynthAE recipe (Simonyan et al. 2014 class images, judged
 against :data:`aelab.data.synthetic.recipes.RECIPES`).
 
-For each of the 8 emotions the image that maximises the class's logit (:mod:`aelab.viz.class_visualisation`)
-*matches its recipe* when its brightness (:func:`~aelab.viz.faithfulness.colour.brightness`) lies in the recipe's
+For each of the 8 emotions the image that maximises the class's logit (:mod:`aelab.viz.class_visualisation`,
+started from the flat colour the logit scores highest unless the settings say otherwise) *matches its recipe* when its brightness (:func:`~aelab.viz.faithfulness.colour.brightness`) lies in the recipe's
 brightness range and
 
 * for a coloured recipe, its saturation-weighted dominant hue (:func:`~aelab.viz.faithfulness.colour.dominant_hue`)
