@@ -65,7 +65,7 @@ DEMO_STEPS: dict[str, DemoStep] = {step.stem: step for step in (
              parameters={"steps": 64},  # 128 by default: half the steps keep the stage-4 atlas within the CPU budget
              quick={"layers": ["emotion.stage3"], "channels": 2, "steps": 4, "image_size": 32,
                     "atlas_layer": "emotion.stage2"},
-             key_figures=("channels_emotion.stage3.png", "atlas.png"),
+             key_figures=("class_visualisation.png", "channels_emotion.stage3.png", "atlas.png"),
              summary=("activation.*", "atlas_channels"),
              figure_checks={"atlas*.png": ("atlas_diversity",), "class*.png": ("class_visualisation",)}),
     DemoStep("03_spatial_and_neuron_groups.ipynb", "Spatial positions and neuron groups",
