@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from aelab.selection import cross_validate, fold_configs, gather_evidence, paired_difference, sentiment_config
 from aelab.selection.figures import evidence_figure
 from aelab.train import fit
 from aelab.train.data import split_samples
+from aelab.viz.overlays import stretch_channels
 from aelab.viz.render import RenderSettings
 from aelab.widgets.selection import SelectionPanel
 
@@ -72,6 +74,12 @@ def test_evidence_per_layer(evidence, base_run):
     assert len(list((base_run / "atlas").iterdir())) == 4  # one cached atlas per layer, in the run folder
     figure = evidence_figure(evidence)
     assert len(figure.axes) == 5 * 4
+    # each layer's row shows its pictures stretched together: eq. 5's near-grey averages fill the range
+    for row, item in enumerate(evidence.layers, start=1):
+        shown = np.stack([figure.axes[row * 4 + k].images[0].get_array() for k in range(4)])
+        assert np.allclose(shown, stretch_channels(torch.cat([item.positive, item.negative])).permute(0, 2, 3, 1))
+        assert shown.min() == 0 and shown.max() == pytest.approx(1)
+    assert "stretched together" in figure._suptitle.get_text()
 
 
 def test_cross_validation_pairs_folds(config):

@@ -13,7 +13,7 @@ import aelab.viz.render as render_module
 from aelab.models import build_model
 from aelab.viz.groups import factorize, group_images, neuron_groups, render_groups
 from aelab.viz.objectives import DirectionObjective
-from aelab.viz.overlays import groups_figure, separability_chart, spatial_grid_figure
+from aelab.viz.overlays import groups_figure, separability_chart, spatial_grid_figure, stretch_channels
 from aelab.viz.probe import layer_activations
 from aelab.viz.render import RenderSettings
 from aelab.viz.separability import group_features, separability, separability_from_activations
@@ -213,7 +213,26 @@ def test_groups_are_rendered_as_directions_in_one_batch_and_drawn(model, image, 
     figure = groups_figure(torch.rand(3, 48, 48), groups, paper, optimised)
     assert len(figure.axes) == 9
     assert "shared.stage3" in figure._suptitle.get_text()
+    # eq. 5 averages random icons to near-grey; the paper column shows the groups stretched together
+    assert float(paper.max() - paper.min()) < 0.6
+    shown = np.stack([figure.axes[3 * g].images[0].get_array() for g in range(3)])
+    assert np.allclose(shown, stretch_channels(paper).permute(0, 2, 3, 1).numpy())
+    assert shown.min() == 0 and shown.max() == pytest.approx(1) and "stretched" in figure.axes[0].get_title()
+    assert np.allclose(figure.axes[1].images[0].get_array(), optimised[0].permute(1, 2, 0).numpy())
     plt.close(figure)
+
+
+def test_a_stretch_fills_each_colour_channel_over_a_set_and_keeps_its_order():
+    pictures = 0.45 + 0.1 * torch.rand(4, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    pictures[1] += 0.02  # one picture a little lighter than the rest
+    stretched = stretch_channels(pictures)
+    for c in range(3):
+        assert stretched[:, c].min() == 0 and stretched[:, c].max() == pytest.approx(1)
+        order = pictures[:, c].flatten().argsort()
+        assert torch.all(stretched[:, c].flatten()[order].diff() >= -1e-6)  # each channel's order is kept
+    assert stretched[1].mean() > stretched[[0, 2, 3]].mean()  # shared stretch: the lighter one stays lighter
+    flat = torch.full((2, 3, 4, 4), 0.5)
+    assert torch.equal(stretch_channels(flat), torch.zeros_like(flat))  # no range: no division by zero
 
 
 # ---- separability -----------------------------------------------------------------------------------------------

@@ -49,6 +49,17 @@ def to_hwc(image) -> np.ndarray:
     return np.clip(array, 0, 1)
 
 
+def stretch_channels(pictures: torch.Tensor) -> torch.Tensor:
+    """Pictures ``(N, 3, H, W)`` with each colour channel stretched to [0, 1] over all N together: the pictures'
+    differences from one another and within each, not their common mean colour, fill the range. For pictures that
+    average many channel images (paper 004 eqs. 3 and 5), whose plain values sit in a narrow band around grey; one
+    stretch for a set keeps the pictures' contrasts comparable with each other."""
+    pictures = pictures.detach().float().cpu()
+    low = pictures.amin(dim=(0, 2, 3), keepdim=True)
+    high = pictures.amax(dim=(0, 2, 3), keepdim=True)
+    return (pictures - low) / (high - low).clamp(min=1e-6)
+
+
 def _resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
     tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))[None, None]
     resized = torch.nn.functional.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False)
@@ -121,8 +132,9 @@ def groups_figure(
     title: str | None = None,
     inches: float = 2.4,
 ) -> Figure:
-    """One row per neuron group: its paper-style image (eq. 5), its optimised image (when given) and its spatial map
-    over ``image`` (image ``image_index`` of the factorised set)."""
+    """One row per neuron group: its paper-style image (eq. 5; the groups' images stretched together,
+    :func:`stretch_channels`), its optimised image (when given) and its spatial map over ``image`` (image
+    ``image_index`` of the factorised set)."""
     columns = [("map", None)]
     if optimised_images is not None:
         columns.insert(0, ("optimised", optimised_images))
@@ -130,7 +142,9 @@ def groups_figure(
         columns.insert(0, ("paper", paper_images))
     r = groups.n_groups
     figure, axes = plt.subplots(r, len(columns), figsize=(len(columns) * inches, r * inches + 0.7), squeeze=False)
-    labels = {"paper": PAPER_LABEL, "optimised": OPTIMISED_LABEL}
+    labels = {"paper": f"{PAPER_LABEL},\nstretched", "optimised": OPTIMISED_LABEL}
+    if paper_images is not None:  # eq. 5 averages the atlas towards grey: all groups share one stretch
+        columns[0] = ("paper", stretch_channels(paper_images))
     maps = groups.spatial[image_index]
     for g in range(r):
         for c, (kind, images) in enumerate(columns):

@@ -28,6 +28,7 @@ from aelab.errors import ConfigError
 from aelab.viz.faithfulness.data import HeldOut
 from aelab.viz.faithfulness.result import CheckResult
 from aelab.viz.probe import layer_activations, probe_layers
+from aelab.viz.overlays import stretch_channels
 from aelab.viz.render import frozen
 from aelab.viz.render_settings import RenderSettings
 from aelab.viz.spatial import BLEND_LABEL, SpatialGrid, blend_cells, cell_weights, layer_cell_size
@@ -183,10 +184,7 @@ def spatial_contrast(model: nn.Module, data: HeldOut, layers: Sequence[str] | No
 def normalised_mosaic(grid: SpatialGrid) -> torch.Tensor:
     """The grid's mosaic ``(3, H, W)`` with each colour channel stretched to [0, 1] over the whole mosaic (the
     "normalised blend": the cells' differences, not their common mean colour, fill the range)."""
-    mosaic = grid.mosaic().float()
-    low = mosaic.amin(dim=(1, 2), keepdim=True)
-    high = mosaic.amax(dim=(1, 2), keepdim=True)
-    return (mosaic - low) / (high - low).clamp(min=1e-6)
+    return stretch_channels(grid.mosaic()[None])[0]
 
 
 def spatial_contrast_figure(image: torch.Tensor, grid: SpatialGrid, box: Sequence[float] | None = None,
