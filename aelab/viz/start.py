@@ -18,6 +18,7 @@ rendered).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from matplotlib.colors import hsv_to_rgb
 
 from aelab.viz.objectives import Objective
 from aelab.viz.probe import LayerProbe
+
+if TYPE_CHECKING:
+    from aelab.viz.parameterization import FourierImage, PixelImage
 
 HUES = tuple(range(0, 360, 15))
 SATURATIONS = (0.1, 0.35, 0.6, 0.85)
@@ -57,11 +61,13 @@ def best_flat_colours(probe: LayerProbe, objective: Objective, size: int, device
     return grid[torch.cat(scores, dim=1).argmax(dim=1).cpu()]
 
 
-def _random(image, probe: LayerProbe, objective: Objective, size: int, device: torch.device) -> None:
+def _random(image: FourierImage | PixelImage, probe: LayerProbe, objective: Objective, size: int,
+            device: torch.device) -> None:
     """Keep the parameterisation's own draw."""
 
 
-def _best_colour(image, probe: LayerProbe, objective: Objective, size: int, device: torch.device) -> None:
+def _best_colour(image: FourierImage | PixelImage, probe: LayerProbe, objective: Objective, size: int,
+                 device: torch.device) -> None:
     """Shift each image's mean colour to its best flat colour (:func:`best_flat_colours`)."""
     image.set_mean_colour(best_flat_colours(probe, objective, size, device).to(device))
 
