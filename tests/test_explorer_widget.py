@@ -26,6 +26,7 @@ from aelab.viz.atlas import layer_atlas
 from aelab.viz.cam import box_area, cam_mass_in_box, grad_cam
 from aelab.viz.class_visualisation import class_visualisations
 from aelab.viz.faithfulness.class_check import match_recipe
+from aelab.viz.overlays import stretch_channels, to_hwc
 from aelab.viz.probe import layer_activations
 from aelab.viz.render import RenderSettings, layer_channels
 from aelab.widgets import explorer_class_view
@@ -114,6 +115,13 @@ def test_input_image_predictions_and_numbers_follow_the_image(run):
         assert all(f"{task}: {text}" in figure._suptitle.get_text()
                    for task, text in expected_prediction(explorer, index).items())
         assert numbers.value.split("Grad-CAM</b>: ")[1].split("</li>")[0] in figure.axes[-1].get_title()
+        # the eq. 3 grid and the eq. 5 groups are drawn stretched (their plain averages sit near grey)
+        panels = explorer.panels(layer, 0, index, 2, "emotion", target)
+        mosaic = stretch_channels(panels.grid.mosaic()[None])[0]
+        assert np.allclose(figure.axes[1].images[0].get_array(), to_hwc(mosaic))
+        drawn = np.stack([figure.axes[2 + g].images[0].get_array() for g in range(2)])
+        assert np.allclose(drawn, stretch_channels(panels.group_pictures).permute(0, 2, 3, 1).numpy())
+        assert drawn.min() == 0 and drawn.max() == pytest.approx(1)
         plt.close(figure)
     assert explorer.images[0].box is not None and explorer.images[2].box is None
     assert all(len(set(values)) == 3 for values in zip(*seen))  # every view changed with the image

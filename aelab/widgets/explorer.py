@@ -2,7 +2,8 @@
 
 The input image itself with the class each task head predicts for it, then four panels: the channel's picture
 from the layer atlas, the image's spatial-position grid (paper 004 eq. 3), its neuron groups (eqs. 4–5, drawn from
-the atlas) and the Grad-CAM map of the chosen task and class, each with its number
+the atlas; these two are averages of many channel pictures, shown with each colour channel stretched,
+:func:`aelab.viz.overlays.stretch_channels`) and the Grad-CAM map of the chosen task and class, each with its number
 (:mod:`aelab.widgets.explorer_numbers`), and a class visualisation of any task's class with its SynthAE recipe match
 (:mod:`aelab.widgets.explorer_class_view`). Atlases are computed on first use of a layer, with a progress bar, and
 cached in the run folder. The run is loaded with :func:`aelab.load_run`, so images, atlases and maps all go through
@@ -35,7 +36,7 @@ from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
 from aelab.viz.cam import grad_cam, head_uses_layer
 from aelab.viz.explain import photo_from_image
 from aelab.viz.groups import NeuronGroups, group_images, neuron_groups
-from aelab.viz.overlays import overlay, to_hwc
+from aelab.viz.overlays import overlay, stretch_channels, to_hwc
 from aelab.viz.probe import layer_activations
 from aelab.viz.render import RenderSettings
 from aelab.viz.spatial import SpatialGrid, spatial_grid
@@ -193,12 +194,14 @@ class Explorer:
         figure, axes = plt.subplots(1, 3 + count, figsize=(3 * (3 + count), 3.6))
         axes[0].imshow(to_hwc(panels.atlas[panels.channel]))
         axes[0].set_title(f"{panels.layer} · channel {panels.channel}\n{numbers.channel}", fontsize=8, wrap=True)
-        axes[1].imshow(to_hwc(panels.grid.mosaic()))
-        axes[1].set_title(f"spatial grid · {panels.layer}\n{numbers.grid}", fontsize=8)
+        axes[1].imshow(to_hwc(stretch_channels(panels.grid.mosaic()[None])[0]))
+        axes[1].set_title(f"spatial grid · {panels.layer} (stretched)\n{numbers.grid}", fontsize=8)
+        groups = stretch_channels(panels.group_pictures)  # eq. 5 averages the atlas towards grey
         for g in range(count):
-            axes[2 + g].imshow(to_hwc(panels.group_pictures[g]))
-            axes[2 + g].set_title(f"neuron group {g + 1}/{count}" + (f"\n{numbers.groups}" if g == 0 else ""),
-                                  fontsize=8)
+            axes[2 + g].imshow(to_hwc(groups[g]))
+            axes[2 + g].set_title(f"neuron group {g + 1}/{count}" + (" (stretched together)" if count > 1 else
+                                                                      " (stretched)")
+                                  + (f"\n{numbers.groups}" if g == 0 else ""), fontsize=8)
         shown = panels.image
         if panels.cam is None:
             axes[-1].imshow(to_hwc(shown.pixels))
