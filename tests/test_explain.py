@@ -90,6 +90,8 @@ def test_figures_and_inputs_keep_each_photos_aspect_ratio(run, photos):
             box = ax.get_position()  # the drawn panel has the photo's proportions too
             figure_width, figure_height = explained.figure.get_size_inches()
             assert box.width * figure_width / (box.height * figure_height) == pytest.approx(width / height, rel=0.03)
+        grids = [ax.images[0].get_array() for ax in explained.figure.axes if ax.get_title().endswith(", stretched")]
+        assert grids and all(g.min() == 0 and g.max() == pytest.approx(1) for g in grids)  # eq. 3 blends, not grey
         plt.close(explained.figure)
     assert result.photos[1].numbers["input_size"] == [160, SIDE]
 

@@ -24,8 +24,9 @@ from aelab.tasks import get_task
 from aelab.train import TrainConfig, fit
 from aelab.viz.atlas import layer_atlas
 from aelab.viz.cam import box_area, cam_mass_in_box, grad_cam
-from aelab.viz.class_visualisation import class_visualisations
+from aelab.viz.class_visualisation import CLASS_START, class_visualisations
 from aelab.viz.faithfulness.class_check import match_recipe
+from aelab.viz.faithfulness.spatial_check import normalised_mosaic
 from aelab.viz.overlays import stretch_channels, to_hwc
 from aelab.viz.probe import layer_activations
 from aelab.viz.render import RenderSettings, layer_channels
@@ -33,6 +34,7 @@ from aelab.widgets import explorer_class_view
 from aelab.widgets.explorer import Explorer
 from aelab.widgets.explorer_class_view import NOT_RENDERED, ClassVisualisationPanel
 from aelab.widgets.explorer_numbers import NO_GROUND_TRUTH
+from aelab.widgets.explorer_widget import class_visualisation_view
 
 pytestmark = [pytest.mark.usefixtures("one_thread"),
               pytest.mark.filterwarnings("ignore::aelab.prediction.TrainingDomainWarning")]
@@ -117,8 +119,9 @@ def test_input_image_predictions_and_numbers_follow_the_image(run):
         assert numbers.value.split("Grad-CAM</b>: ")[1].split("</li>")[0] in figure.axes[-1].get_title()
         # the eq. 3 grid and the eq. 5 groups are drawn stretched (their plain averages sit near grey)
         panels = explorer.panels(layer, 0, index, 2, "emotion", target)
-        mosaic = stretch_channels(panels.grid.mosaic()[None])[0]
-        assert np.allclose(figure.axes[1].images[0].get_array(), to_hwc(mosaic))
+        mosaic = figure.axes[1].images[0].get_array()
+        assert np.allclose(mosaic, to_hwc(normalised_mosaic(panels.grid)))
+        assert mosaic.min() == 0 and mosaic.max() == pytest.approx(1)
         drawn = np.stack([figure.axes[2 + g].images[0].get_array() for g in range(2)])
         assert np.allclose(drawn, stretch_channels(panels.group_pictures).permute(0, 2, 3, 1).numpy())
         assert drawn.min() == 0 and drawn.max() == pytest.approx(1)
@@ -157,6 +160,19 @@ def test_class_visualisation_renders_once_per_class_and_shows_the_recipe_match(r
     assert panel.target.value == 0
     panel.button.click()
     assert "no SynthAE recipe for aesthetic" in panel.match.value
+
+
+def test_the_explorers_class_control_starts_class_images_from_their_best_colour(run, monkeypatch):
+    starts = []
+
+    def recording_render(model, objective, settings, **kwargs):
+        starts.append(settings.start)
+        return torch.zeros(objective.batch_size, 3, settings.size, settings.size)
+
+    monkeypatch.setattr(explorer_class_view, "render", recording_render)
+    view = class_visualisation_view(Explorer(run, layers=LAYERS[:1], n_images=2, settings=QUICK))
+    by_class(view, "aelab-class-visualisation").children[0].children[2].click()  # the "render" button
+    assert starts == [CLASS_START]
 
 
 def test_progress_bar_fills_on_a_first_visit_and_hides_on_a_built_layer(run):

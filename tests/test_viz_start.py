@@ -10,12 +10,12 @@ from aelab.data.normalization import IDENTITY_NORMALIZATION
 from aelab.errors import ConfigError
 from aelab.tasks import TASKS
 from aelab.viz.class_visualisation import CLASS_START, class_settings, class_visualisations
-from aelab.viz.objectives import channel
+from aelab.viz.objectives import channel, direction, neuron
 from aelab.viz.parameterization import FourierImage, PixelImage
 from aelab.viz.probe import LayerProbe
 from aelab.viz.render import render
 from aelab.viz.render_settings import RenderSettings
-from aelab.viz.start import COLOUR_GRID, best_flat_colours
+from aelab.viz.start import COLOUR_GRID, FlatColourSearch
 
 NEAR = torch.tensor([0.6, 0.6, 0.6])  # a low peak next to grey
 FAR = torch.tensor([0.15, 0.12, 0.35])  # a higher peak, dark blue-violet, far from grey
@@ -48,14 +48,45 @@ class TwoPeaks(nn.Module):
 SETTINGS = RenderSettings(steps=40, size=16, lr=0.1, transforms=False, relu_redirect_steps=0)
 
 
-def test_best_flat_colours_pick_each_terms_own_best_grid_colour():
-    model = TwoPeaks()
-    colours = best_flat_colours(LayerProbe(model, "scores", normalize=True), channel("scores", [0, 1, 2]), 8,
-                                torch.device("cpu"))
-    assert colours.shape == (3, 3)
+def search(model: nn.Module, size: int = 8, chunk: int = 64) -> FlatColourSearch:
+    return FlatColourSearch(LayerProbe(model, "scores", normalize=True), size, torch.device("cpu"), chunk)
+
+
+def test_the_colour_search_picks_each_terms_own_best_grid_colour_and_probes_once(monkeypatch):
+    found = search(TwoPeaks(), chunk=100)
+    colours = found.best(channel("scores", [0, 1, 2]))
+    assert colours.shape == (3, 3) and len(COLOUR_GRID) == 485 and len(found.activations()) == 5  # 100 a chunk
     for term, target in ((0, FAR), (1, FAR), (2, torch.tensor([0.9, 0.1, 0.1]))):
         nearest = COLOUR_GRID[(COLOUR_GRID - target).pow(2).sum(1).argmin()]
         assert torch.equal(colours[term], nearest)
+    assert torch.equal(search(TwoPeaks(), chunk=7).best(channel("scores", [0, 1, 2])), colours)  # any chunking
+    probed = []
+    monkeypatch.setattr(found, "probe", lambda flat: probed.append(len(flat)))
+    found.best(channel("scores", [1]))
+    assert probed == []  # a second batch of the same render is scored on the same activations
+
+
+def test_the_grid_holds_greys_so_an_achromatic_target_gets_a_grey_start():
+    class GreyWanted(MeanColourScores):
+        def forward(self, x):
+            return -(x.mean((2, 3)) - 0.55).pow(2).sum(1)[:, None, None, None]
+
+    model = TwoPeaks()
+    model.scores = GreyWanted()
+    colour = search(model).best(channel("scores", [0]))[0]
+    assert torch.allclose(colour, torch.full((3,), 0.55))
+
+
+@pytest.mark.parametrize("objective", [neuron("scores", [0, 2], 0, 0), direction("scores", torch.eye(3)[[0, 2]]),
+                                       channel("scores", [0, 2]) + 0.5 * channel("scores", [1, 1])],
+                         ids=["neuron", "direction", "weighted sum"])
+def test_every_kind_of_objective_starts_from_its_colour_alone_or_in_a_batch(objective, one_thread):
+    settings = RenderSettings(**{**SETTINGS.__dict__, "start": "best_colour", "steps": 3})
+    together = render(TwoPeaks(), objective, settings)
+    alone = render(TwoPeaks(), objective[[1]], settings, indices=[1])
+    assert torch.allclose(together[1], alone[0], atol=1e-6)
+    best = search(TwoPeaks(), size=settings.size).best(objective)
+    assert torch.allclose(together.mean((2, 3)), best, atol=0.1)  # three steps from the chosen colour
 
 
 def test_ascent_from_grey_climbs_the_near_peak_and_the_colour_start_finds_the_far_one(one_thread):
@@ -79,7 +110,7 @@ def test_a_colour_started_image_is_the_same_alone_or_in_a_batch(one_thread):
 
 @pytest.mark.parametrize("decorrelate", [True, False])
 def test_a_fourier_image_takes_the_mean_colour_and_keeps_its_detail(decorrelate):
-    image = FourierImage(2, 16, seed=3, sd=0.001, decorrelate=decorrelate)
+    image = FourierImage(2, 16, seed=3, decorrelate=decorrelate)  # Lucid's draw, sd 0.01
     before = image.spectrum.detach().clone()
     colours = torch.tensor([[0.2, 0.5, 0.9], [0.85, 0.3, 0.1]])
     image.set_mean_colour(colours)
@@ -91,9 +122,16 @@ def test_a_fourier_image_takes_the_mean_colour_and_keeps_its_detail(decorrelate)
 
 @pytest.mark.parametrize("output", ["sigmoid", "clamp"])
 def test_a_pixel_image_takes_the_mean_colour_before_its_output_mapping(output):
-    image = PixelImage(1, 8, seed=0, sd=0.001, output=output)
-    image.set_mean_colour(torch.tensor([[0.25, 0.5, 0.8]]))
-    assert torch.allclose(image().mean((2, 3)), torch.tensor([[0.25, 0.5, 0.8]]), atol=0.01)
+    colour = torch.tensor([[0.25, 0.5, 0.8]])
+    faint = PixelImage(1, 8, seed=0, sd=0.001, output=output)
+    faint.set_mean_colour(colour)
+    assert torch.allclose(faint().mean((2, 3)), colour, atol=0.01)
+    paper = PixelImage(1, 8, seed=0, output=output)  # paper 004's N(0, 1) draw keeps its spread
+    raw = paper.pixels.detach().clone()
+    paper.set_mean_colour(colour)
+    target = torch.logit(colour) if output == "sigmoid" else colour
+    assert torch.allclose(paper.pixels.detach().mean((2, 3)), target, atol=1e-5)
+    assert torch.allclose(paper.pixels.detach().std((2, 3)), raw.std((2, 3)), atol=1e-5)
 
 
 def test_the_start_is_checked_by_name_and_keys_atlases_only_when_not_the_default():
@@ -124,3 +162,21 @@ def test_class_images_start_from_their_best_colour_unless_settings_say_otherwise
     class_visualisations(AestheticHead(), ["aesthetic"], SETTINGS)
     assert seen == [CLASS_START, "random"] and CLASS_START == "best_colour"
     assert class_settings(SETTINGS).start == CLASS_START and class_settings(SETTINGS).steps == SETTINGS.steps
+
+
+def test_run_checks_start_class_images_from_their_colour_unless_settings_are_given(monkeypatch):
+    import aelab.viz.faithfulness as faithfulness
+
+    class Loaded:
+        model, config = None, {"image_size": 24}
+
+    seen: dict[str, list[RenderSettings]] = {"class_visualisation": [], "atlas_diversity": []}
+    monkeypatch.setattr(faithfulness, "load_run", lambda run: Loaded())
+    monkeypatch.setattr(faithfulness, "held_out", lambda loaded, n: None)
+    for name in seen:
+        monkeypatch.setitem(faithfulness.CHECKS, name,
+                            lambda model, data, settings, name=name: seen[name].append(settings))
+    faithfulness.run_checks("run", list(seen))
+    faithfulness.run_checks("run", ["class_visualisation"], settings=RenderSettings(size=24))
+    assert [s.start for s in seen["class_visualisation"]] == [CLASS_START, "random"]
+    assert seen["class_visualisation"][0].size == 24 and seen["atlas_diversity"][0].start == "random"

@@ -70,8 +70,8 @@ def state_dict_hash(model: nn.Module) -> str:
 
 
 def atlas_key(model_key: str, layer: str, settings: RenderSettings, normalization: list | dict) -> str:
-    """Hex key of one atlas: model identity, layer, render settings (except batch size), input normalisation
-    (:func:`~aelab.viz.probe.normalization_key`)."""
+    """Hex key of one atlas: model identity, layer, render settings (:meth:`RenderSettings.key`: all but the batch
+    size, and the start only when not the default), input normalisation (:func:`~aelab.viz.probe.normalization_key`)."""
     payload = {"format": ATLAS_FORMAT, "model": model_key, "layer": layer, "settings": settings.key(),
                "normalization": normalization}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]

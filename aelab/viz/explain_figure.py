@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from aelab.viz.faithfulness.spatial_check import normalised_mosaic
 from aelab.viz.overlays import overlay, to_hwc
 
 if TYPE_CHECKING:
@@ -88,8 +89,8 @@ def explanation_figure(explained: PhotoExplanation) -> Figure:
                   f"Grad-CAM {task_map.task} = {task_map.class_name}\nat {task_map.layer}")
     for row, views in enumerate(explained.views, start=2):
         ax = figure.add_subplot(grid[row, 0])
-        ax.imshow(views.grid.mosaic().permute(1, 2, 0).clamp(0, 1).numpy())
-        ax.set_title(f"{views.layer}\n{views.grid.label}", fontsize=7)
+        ax.imshow(normalised_mosaic(views.grid).permute(1, 2, 0).numpy())
+        ax.set_title(f"{views.layer}\n{views.grid.label}, stretched", fontsize=7)
         maps = views.groups.spatial[0]
         total = float(maps.sum()) or 1.0
         for g in range(views.groups.n_groups):

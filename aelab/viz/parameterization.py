@@ -201,7 +201,8 @@ class PixelImage(nn.Module):
     def set_mean_colour(self, colours: torch.Tensor) -> None:
         """Shift each image's raw values so that their mean per channel is the colour ``colours`` (N, 3) in
         (0, 1) before the output mapping (its logit for ``"sigmoid"``, itself for ``"clamp"``); the spread of the
-        draw is kept."""
+        draw is kept. So the image shown is that colour only on average over the draw: with paper 004's N(0, 1)
+        values and ``"clamp"``, the cut-off tails pull the shown mean towards 0.5 (0.2 shows as about 0.4)."""
         colours = colours.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
         target = torch.logit(colours) if self.output == "sigmoid" else colours
         self.pixels += (target - self.pixels.mean(dim=(2, 3)))[:, :, None, None]

@@ -38,7 +38,7 @@ from aelab.viz.render_model import CPU_MAX_BATCH, auto_batch_size, frozen, input
 from aelab.viz.render_optim import OPTIMIZERS, SCHEDULES, StepRule
 from aelab.viz.render_settings import RenderSettings, lucid_defaults, paper_defaults
 from aelab.viz.robustness import RandomTransforms
-from aelab.viz.start import STARTS
+from aelab.viz.start import STARTS, Start
 
 __all__ = ["CPU_MAX_BATCH", "OPTIMIZERS", "SCHEDULES", "BatchRender", "RenderSettings", "auto_batch_size", "frozen",
            "layer_channels", "lucid_defaults", "model_device", "objective_baseline", "objective_scores",
@@ -54,11 +54,14 @@ class BatchRender:
     """
 
     def __init__(self, probe: LayerProbe, objective: Objective, indices: torch.Tensor, settings: RenderSettings,
-                 device: torch.device, memory_format: torch.memory_format = torch.contiguous_format):
+                 device: torch.device, memory_format: torch.memory_format = torch.contiguous_format,
+                 start: Start | None = None):
         self.probe, self.objective, self.indices, self.settings = probe, objective, indices, settings
         self.memory_format = memory_format
         self.image = PARAMETERIZATIONS[settings.parameterization].build(indices.tolist(), settings).to(device)
-        STARTS[settings.start](self.image, probe, objective, settings.size, device)
+        if start is None:  # a batch on its own; render() makes one start for all its batches
+            start = STARTS[settings.start](probe, settings.size, device, len(indices))
+        start(self.image, objective)
         self.rule = StepRule(self.image.parameters(), settings)
         self.transforms = (RandomTransforms(indices.tolist(), settings.steps, settings.seed)
                            if settings.transforms else None)
@@ -113,11 +116,13 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
     with frozen(model):
         batch = settings.batch_size or auto_batch_size(probe, settings, device, count)
         memory_format = input_memory_format(probe, device, settings.size)
+        starting_point = STARTS[settings.start](probe, settings.size, device, batch)
         with tqdm(total=count, desc=f"rendering {objective.layer}", unit="image", disable=not progress,
                   leave=False) as bar:
             for start in range(0, count, batch):
                 rows = torch.arange(start, min(count, start + batch))
-                run = BatchRender(probe, objective.select(rows), seeds[rows], settings, device, memory_format)
+                run = BatchRender(probe, objective.select(rows), seeds[rows], settings, device, memory_format,
+                                  starting_point)
                 for _ in range(settings.steps):
                     run.step()
                     if callback is not None:

@@ -31,7 +31,8 @@ LUCID_LR = 0.05
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """How to render (docs/science.md §6). Every field but ``batch_size`` is part of an atlas's cache key.
+    """How to render (docs/science.md §6). Every field but ``batch_size`` is part of an atlas's cache key
+    (``start`` only when it is not the default; see :meth:`key`).
 
     steps, size: optimisation steps and image side (px).
     parameterization: a name of :data:`aelab.viz.parameterization.PARAMETERIZATIONS` — ``"fourier"`` (Lucid's

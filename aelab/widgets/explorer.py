@@ -35,6 +35,7 @@ from aelab.tasks import Task, get_task
 from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
 from aelab.viz.cam import grad_cam, head_uses_layer
 from aelab.viz.explain import photo_from_image
+from aelab.viz.faithfulness.spatial_check import normalised_mosaic
 from aelab.viz.groups import NeuronGroups, group_images, neuron_groups
 from aelab.viz.overlays import overlay, stretch_channels, to_hwc
 from aelab.viz.probe import layer_activations
@@ -194,7 +195,7 @@ class Explorer:
         figure, axes = plt.subplots(1, 3 + count, figsize=(3 * (3 + count), 3.6))
         axes[0].imshow(to_hwc(panels.atlas[panels.channel]))
         axes[0].set_title(f"{panels.layer} · channel {panels.channel}\n{numbers.channel}", fontsize=8, wrap=True)
-        axes[1].imshow(to_hwc(stretch_channels(panels.grid.mosaic()[None])[0]))
+        axes[1].imshow(to_hwc(normalised_mosaic(panels.grid)))
         axes[1].set_title(f"spatial grid · {panels.layer} (stretched)\n{numbers.grid}", fontsize=8)
         groups = stretch_channels(panels.group_pictures)  # eq. 5 averages the atlas towards grey
         for g in range(count):

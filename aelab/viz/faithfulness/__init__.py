@@ -42,7 +42,7 @@ Check = Callable[..., CheckResult]
 
 
 def _class_visualisation(model: nn.Module, data: HeldOut, settings: RenderSettings, **options: Any) -> CheckResult:
-    return class_visualisation_check(model, class_settings(settings), **options)
+    return class_visualisation_check(model, settings, **options)
 
 
 def _group_smoothness(model: nn.Module, data: HeldOut, settings: RenderSettings, **options: Any) -> CheckResult:
@@ -66,17 +66,24 @@ CHECKS: dict[str, Check] = {
 }
 
 
+DEFAULT_SETTINGS: dict[str, Callable[[RenderSettings], RenderSettings]] = {"class_visualisation": class_settings}
+"""How a check changes :func:`run_checks`' default settings: class images start from their best flat colour."""
+
+
 def run_checks(run: str | Path | LoadedRun, names: Iterable[str] | None = None, n: int = 200,
                settings: RenderSettings | None = None,
                options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, CheckResult]:
     """The checks ``names`` (default all of :data:`CHECKS`) on a trained SynthAE run and ``n`` of its held-out
-    images; ``settings`` default to the run's own image size; ``options[name]`` are passed to that check."""
+    images; ``settings`` default to the run's own image size, adjusted per check by :data:`DEFAULT_SETTINGS`
+    (given settings are used as they are by every check); ``options[name]`` are passed to that check."""
     names = list(CHECKS) if names is None else list(names)
     for name in names:
         if name not in CHECKS:
             raise UnknownNameError("faithfulness check", name, list(CHECKS))
     loaded = load_run(run)
     data = held_out(loaded, n)
+    given = settings
     settings = settings or RenderSettings(size=int(loaded.config["image_size"]))
     options = options or {}
-    return {name: CHECKS[name](loaded.model, data, settings, **options.get(name, {})) for name in names}
+    return {name: CHECKS[name](loaded.model, data, given or DEFAULT_SETTINGS.get(name, lambda s: s)(settings),
+                               **options.get(name, {})) for name in names}

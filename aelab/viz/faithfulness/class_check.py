@@ -2,8 +2,8 @@
 against :data:`aelab.data.synthetic.recipes.RECIPES`).
 
 For each of the 8 emotions the image that maximises the class's logit (:mod:`aelab.viz.class_visualisation`,
-started from the flat colour the logit scores highest unless the settings say otherwise) *matches its recipe* when its brightness (:func:`~aelab.viz.faithfulness.colour.brightness`) lies in the recipe's
-brightness range and
+started from the flat colour the logit scores highest unless the settings say otherwise) *matches its recipe*
+when its brightness (:func:`~aelab.viz.faithfulness.colour.brightness`) lies in the recipe's brightness range and
 
 * for a coloured recipe, its saturation-weighted dominant hue (:func:`~aelab.viz.faithfulness.colour.dominant_hue`)
   lies in the recipe's hue family ``hue ± hue_spread``;

@@ -27,8 +27,8 @@ from torch import nn
 from aelab.errors import ConfigError
 from aelab.viz.faithfulness.data import HeldOut
 from aelab.viz.faithfulness.result import CheckResult
-from aelab.viz.probe import layer_activations, probe_layers
 from aelab.viz.overlays import stretch_channels
+from aelab.viz.probe import layer_activations, probe_layers
 from aelab.viz.render import frozen
 from aelab.viz.render_settings import RenderSettings
 from aelab.viz.spatial import BLEND_LABEL, SpatialGrid, blend_cells, cell_weights, layer_cell_size
