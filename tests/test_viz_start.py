@@ -48,22 +48,25 @@ class TwoPeaks(nn.Module):
 SETTINGS = RenderSettings(steps=40, size=16, lr=0.1, transforms=False, relu_redirect_steps=0)
 
 
-def search(model: nn.Module, size: int = 8, chunk: int = 64) -> FlatColourSearch:
-    return FlatColourSearch(LayerProbe(model, "scores", normalize=True), size, torch.device("cpu"), chunk)
+def search(model: nn.Module, objective, size: int = 8, chunk: int = 64) -> FlatColourSearch:
+    return FlatColourSearch(LayerProbe(model, "scores", normalize=True), objective, size, torch.device("cpu"), chunk)
 
 
 def test_the_colour_search_picks_each_terms_own_best_grid_colour_and_probes_once(monkeypatch):
-    found = search(TwoPeaks(), chunk=100)
-    colours = found.best(channel("scores", [0, 1, 2]))
-    assert colours.shape == (3, 3) and len(COLOUR_GRID) == 485 and len(found.activations()) == 5  # 100 a chunk
+    found = search(TwoPeaks(), channel("scores", [0, 1, 2]), chunk=100)
+    probed = []
+    probe = found.probe
+    monkeypatch.setattr(found, "probe", lambda flat: probed.append(len(flat)) or probe(flat))
+    colours = found.colours()
+    assert colours.shape == (3, 3) and len(COLOUR_GRID) == 485 and probed == [100, 100, 100, 100, 85]
     for term, target in ((0, FAR), (1, FAR), (2, torch.tensor([0.9, 0.1, 0.1]))):
         nearest = COLOUR_GRID[(COLOUR_GRID - target).pow(2).sum(1).argmin()]
         assert torch.equal(colours[term], nearest)
-    assert torch.equal(search(TwoPeaks(), chunk=7).best(channel("scores", [0, 1, 2])), colours)  # any chunking
-    probed = []
-    monkeypatch.setattr(found, "probe", lambda flat: probed.append(len(flat)))
-    found.best(channel("scores", [1]))
-    assert probed == []  # a second batch of the same render is scored on the same activations
+    assert torch.equal(search(TwoPeaks(), channel("scores", [0, 1, 2]), chunk=7).colours(), colours)  # any chunks
+    image = FourierImage(2, 8)
+    found(image, torch.tensor([2, 0]))  # a batch of the render: its rows' colours, no second probe
+    assert probed == [100, 100, 100, 100, 85]
+    assert torch.allclose(image().mean((2, 3)), colours[[2, 0]].clamp(0.01, 0.99), atol=0.01)
 
 
 def test_the_grid_holds_greys_so_an_achromatic_target_gets_a_grey_start():
@@ -73,7 +76,7 @@ def test_the_grid_holds_greys_so_an_achromatic_target_gets_a_grey_start():
 
     model = TwoPeaks()
     model.scores = GreyWanted()
-    colour = search(model).best(channel("scores", [0]))[0]
+    colour = search(model, channel("scores", [0])).colours()[0]
     assert torch.allclose(colour, torch.full((3,), 0.55))
 
 
@@ -85,7 +88,7 @@ def test_every_kind_of_objective_starts_from_its_colour_alone_or_in_a_batch(obje
     together = render(TwoPeaks(), objective, settings)
     alone = render(TwoPeaks(), objective[[1]], settings, indices=[1])
     assert torch.allclose(together[1], alone[0], atol=1e-6)
-    best = search(TwoPeaks(), size=settings.size).best(objective)
+    best = search(TwoPeaks(), objective, size=settings.size).colours()
     assert torch.allclose(together.mean((2, 3)), best, atol=0.1)  # three steps from the chosen colour
 
 

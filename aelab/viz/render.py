@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -31,14 +32,14 @@ from tqdm.auto import tqdm
 
 from aelab.errors import ConfigError
 from aelab.viz.objectives import Objective, channel
-from aelab.viz.parameterization import PARAMETERIZATIONS
+from aelab.viz.parameterization import PARAMETERIZATIONS, FourierImage, PixelImage
 from aelab.viz.probe import LayerProbe, check_layer, layer_activations
 from aelab.viz.relu_redirect import RedirectReLUs
 from aelab.viz.render_model import CPU_MAX_BATCH, auto_batch_size, frozen, input_memory_format, model_device
 from aelab.viz.render_optim import OPTIMIZERS, SCHEDULES, StepRule
 from aelab.viz.render_settings import RenderSettings, lucid_defaults, paper_defaults
 from aelab.viz.robustness import RandomTransforms
-from aelab.viz.start import STARTS, Start
+from aelab.viz.start import STARTS
 
 __all__ = ["CPU_MAX_BATCH", "OPTIMIZERS", "SCHEDULES", "BatchRender", "RenderSettings", "auto_batch_size", "frozen",
            "layer_channels", "lucid_defaults", "model_device", "objective_baseline", "objective_scores",
@@ -55,13 +56,14 @@ class BatchRender:
 
     def __init__(self, probe: LayerProbe, objective: Objective, indices: torch.Tensor, settings: RenderSettings,
                  device: torch.device, memory_format: torch.memory_format = torch.contiguous_format,
-                 start: Start | None = None):
+                 start: Callable[[FourierImage | PixelImage], None] | None = None):
         self.probe, self.objective, self.indices, self.settings = probe, objective, indices, settings
         self.memory_format = memory_format
         self.image = PARAMETERIZATIONS[settings.parameterization].build(indices.tolist(), settings).to(device)
         if start is None:  # a batch on its own; render() makes one start for all its batches
-            start = STARTS[settings.start](probe, settings.size, device, len(indices))
-        start(self.image, objective)
+            start = partial(STARTS[settings.start](probe, objective, settings.size, device, len(indices)),
+                            rows=torch.arange(len(indices)))
+        start(self.image)
         self.rule = StepRule(self.image.parameters(), settings)
         self.transforms = (RandomTransforms(indices.tolist(), settings.steps, settings.seed)
                            if settings.transforms else None)
@@ -116,13 +118,13 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
     with frozen(model):
         batch = settings.batch_size or auto_batch_size(probe, settings, device, count)
         memory_format = input_memory_format(probe, device, settings.size)
-        starting_point = STARTS[settings.start](probe, settings.size, device, batch)
+        starting_point = STARTS[settings.start](probe, objective, settings.size, device, batch)
         with tqdm(total=count, desc=f"rendering {objective.layer}", unit="image", disable=not progress,
                   leave=False) as bar:
             for start in range(0, count, batch):
                 rows = torch.arange(start, min(count, start + batch))
                 run = BatchRender(probe, objective.select(rows), seeds[rows], settings, device, memory_format,
-                                  starting_point)
+                                  partial(starting_point, rows=rows))
                 for _ in range(settings.steps):
                     run.step()
                     if callback is not None:

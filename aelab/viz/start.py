@@ -13,8 +13,8 @@ SynthAE reference's fear logit is −3.3 at brightness 0.5, −2.1 at 0.8 and +1
 climbs to the nearer, lighter side and the class image comes out pale where its class is dark. Searching the three
 global numbers on a grid and leaving the rest to gradient ascent finds the better side: a search on the one
 low-dimensional part of the image where search is cheap. Its cost is one forward pass of the 485 flat images per
-render (:class:`FlatColourSearch` probes them once and scores every batch of the render on the same activations),
-about as much as a 64-step render of one image on a CPU.
+render (:class:`FlatColourSearch` scores every image of the render on them at once), about as much as a 64-step
+render of one image on a CPU.
 """
 
 from __future__ import annotations
@@ -47,50 +47,48 @@ COLOUR_GRID: torch.Tensor = _colour_grid()
 """(485, 3) RGB colours in [0, 1] that ``"best_colour"`` chooses from: every hue at every saturation and
 brightness of the grid, then the greys at those brightnesses."""
 
-Start = Callable[["FourierImage | PixelImage", Objective], None]
-"""Sets the initial values of one batch's images, in place, given the batch's objective."""
+Start = Callable[["FourierImage | PixelImage", torch.Tensor], None]
+"""Sets the initial values of one batch's images in place, given their rows in the render's objective."""
 
 
-def _keep_draw(image: FourierImage | PixelImage, objective: Objective) -> None:
+def _keep_draw(image: FourierImage | PixelImage, rows: torch.Tensor) -> None:
     """Keep the parameterisation's own draw."""
 
 
 class FlatColourSearch:
-    """The ``"best_colour"`` start of one render: the flat images of ``grid`` at ``size`` px are probed once (in
-    chunks of ``chunk`` images, the render's own batch size, so the search needs no more memory than a batch),
-    and each batch's objective picks its images' colours from those activations."""
+    """The ``"best_colour"`` start of one render: every term of ``objective`` scores the flat images of ``grid`` at
+    ``size`` px, probed in chunks of ``chunk`` images (the render's own batch size, so the search needs no more
+    memory than a batch; only the scores are kept), once for the whole render; each batch then takes its rows'
+    colours."""
 
-    def __init__(self, probe: LayerProbe, size: int, device: torch.device, chunk: int,
+    def __init__(self, probe: LayerProbe, objective: Objective, size: int, device: torch.device, chunk: int,
                  grid: torch.Tensor = COLOUR_GRID):
-        self.probe, self.size, self.device, self.chunk, self.grid = probe, size, device, max(1, chunk), grid
-        self._activations: list[torch.Tensor] | None = None
+        self.probe, self.objective, self.size, self.device = probe, objective, size, device
+        self.chunk, self.grid = max(1, chunk), grid
+        self._colours: torch.Tensor | None = None
 
     @torch.no_grad()
-    def activations(self) -> list[torch.Tensor]:
-        """The probed layer's activation of each chunk of flat images (computed on first use)."""
-        if self._activations is None:
-            self._activations = []
+    def colours(self) -> torch.Tensor:
+        """``(N, 3)``: for each of the objective's N images the grid colour whose flat image scores highest on that
+        image's term (ties: the first in grid order); computed on first use."""
+        if self._colours is None:
+            scores = []
             for start in range(0, len(self.grid), self.chunk):
                 colours = self.grid[start:start + self.chunk]
-                flat = colours[:, :, None, None].expand(-1, -1, self.size, self.size).to(self.device)
-                self._activations.append(self.probe(flat))
-        return self._activations
+                activation = self.probe(colours[:, :, None, None].expand(-1, -1, self.size, self.size)
+                                        .to(self.device))
+                scores.append(torch.stack([self.objective[[term] * len(colours)](activation).float().cpu()
+                                           for term in range(self.objective.batch_size)]))
+            self._colours = self.grid[torch.cat(scores, dim=1).argmax(dim=1)]
+        return self._colours
 
-    @torch.no_grad()
-    def best(self, objective: Objective) -> torch.Tensor:
-        """``(B, 3)``: for each of the objective's B images the grid colour whose flat image scores highest on
-        that image's term (ties: the first in grid order)."""
-        scores = torch.cat([torch.stack([objective[[term] * len(activation)](activation)
-                                         for term in range(objective.batch_size)])
-                            for activation in self.activations()], dim=1)
-        return self.grid[scores.argmax(dim=1).cpu()]
-
-    def __call__(self, image: FourierImage | PixelImage, objective: Objective) -> None:
-        image.set_mean_colour(self.best(objective).to(self.device))
+    def __call__(self, image: FourierImage | PixelImage, rows: torch.Tensor) -> None:
+        image.set_mean_colour(self.colours()[rows.cpu()].to(self.device))
 
 
-STARTS: dict[str, Callable[[LayerProbe, int, torch.device, int], Start]] = {
-    "random": lambda probe, size, device, chunk: _keep_draw,
+STARTS: dict[str, Callable[[LayerProbe, Objective, int, torch.device, int], Start]] = {
+    "random": lambda probe, objective, size, device, chunk: _keep_draw,
     "best_colour": FlatColourSearch,
 }
-"""Name → ``factory(probe, size, device, chunk)`` giving the render's :data:`Start` (made once per render)."""
+"""Name → ``factory(probe, objective, size, device, chunk)`` giving the :data:`Start` of one render of
+``objective`` (made once per render; each batch calls it with its rows)."""
