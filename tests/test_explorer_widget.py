@@ -26,8 +26,7 @@ from aelab.viz.atlas import layer_atlas
 from aelab.viz.cam import box_area, cam_mass_in_box, grad_cam
 from aelab.viz.class_visualisation import CLASS_START, class_visualisations
 from aelab.viz.faithfulness.class_check import match_recipe
-from aelab.viz.faithfulness.spatial_check import normalised_mosaic
-from aelab.viz.overlays import stretch_channels, to_hwc
+from aelab.viz.overlays import normalised_mosaic, stretch_channels, to_hwc
 from aelab.viz.probe import layer_activations
 from aelab.viz.render import RenderSettings, layer_channels
 from aelab.widgets import explorer_class_view

@@ -15,8 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from aelab.viz.faithfulness.spatial_check import normalised_mosaic
-from aelab.viz.overlays import overlay, to_hwc
+from aelab.viz.overlays import normalised_mosaic, overlay, to_hwc
 
 if TYPE_CHECKING:
     from aelab.viz.explain import PhotoExplanation

@@ -60,6 +60,12 @@ def stretch_channels(pictures: torch.Tensor) -> torch.Tensor:
     return (pictures - low) / (high - low).clamp(min=1e-6)
 
 
+def normalised_mosaic(grid: SpatialGrid) -> torch.Tensor:
+    """The eq. 3 grid's mosaic ``(3, H, W)`` with each colour channel stretched to [0, 1] over the whole mosaic (the
+    "normalised blend": the cells' differences, not their common mean colour, fill the range)."""
+    return stretch_channels(grid.mosaic()[None])[0]
+
+
 def _resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
     tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))[None, None]
     resized = torch.nn.functional.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False)

@@ -35,9 +35,8 @@ from aelab.tasks import Task, get_task
 from aelab.viz.atlas import ATLAS_SETTINGS, layer_atlas
 from aelab.viz.cam import grad_cam, head_uses_layer
 from aelab.viz.explain import photo_from_image
-from aelab.viz.faithfulness.spatial_check import normalised_mosaic
 from aelab.viz.groups import NeuronGroups, group_images, neuron_groups
-from aelab.viz.overlays import overlay, stretch_channels, to_hwc
+from aelab.viz.overlays import normalised_mosaic, overlay, stretch_channels, to_hwc
 from aelab.viz.probe import layer_activations
 from aelab.viz.render import RenderSettings
 from aelab.viz.spatial import SpatialGrid, spatial_grid

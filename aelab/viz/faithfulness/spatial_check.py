@@ -27,7 +27,7 @@ from torch import nn
 from aelab.errors import ConfigError
 from aelab.viz.faithfulness.data import HeldOut
 from aelab.viz.faithfulness.result import CheckResult
-from aelab.viz.overlays import stretch_channels
+from aelab.viz.overlays import normalised_mosaic
 from aelab.viz.probe import layer_activations, probe_layers
 from aelab.viz.render import frozen
 from aelab.viz.render_settings import RenderSettings
@@ -179,12 +179,6 @@ def spatial_contrast(model: nn.Module, data: HeldOut, layers: Sequence[str] | No
         "spatial grid, subject vs background (eq. 3)", value=value, chance=control,
         criterion=f"≥ {ratio:g}× the background spread at every layer", passed=all(r.passed for r in rows),
         rows=rows, top_k=top_k)
-
-
-def normalised_mosaic(grid: SpatialGrid) -> torch.Tensor:
-    """The grid's mosaic ``(3, H, W)`` with each colour channel stretched to [0, 1] over the whole mosaic (the
-    "normalised blend": the cells' differences, not their common mean colour, fill the range)."""
-    return stretch_channels(grid.mosaic()[None])[0]
 
 
 def spatial_contrast_figure(image: torch.Tensor, grid: SpatialGrid, box: Sequence[float] | None = None,
