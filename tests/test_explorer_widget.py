@@ -161,7 +161,7 @@ def test_class_visualisation_renders_once_per_class_and_shows_the_recipe_match(r
     assert "no SynthAE recipe for aesthetic" in panel.match.value
 
 
-def test_the_explorers_class_control_starts_class_images_from_their_best_colour(run, monkeypatch):
+def test_the_explorers_class_control_starts_class_images_from_their_colour_and_grain(run, monkeypatch):
     starts = []
 
     def recording_render(model, objective, settings, **kwargs):

@@ -1,5 +1,6 @@
-"""Where activation maximisation starts: the flat colour an objective scores highest (``start="best_colour"``)
-against the parameterisation's own draw, on hand-wired layers whose best colours are known."""
+"""Where activation maximisation starts: the flat colour an objective scores highest (``start="best_colour"``), with
+the speckle it scores highest (``"best_colour_grain"``), against the parameterisation's own draw, on hand-wired
+layers whose best colours and grains are known."""
 
 import pytest
 import torch
@@ -15,7 +16,8 @@ from aelab.viz.parameterization import FourierImage, PixelImage
 from aelab.viz.probe import LayerProbe
 from aelab.viz.render import render
 from aelab.viz.render_settings import RenderSettings
-from aelab.viz.start import COLOUR_GRID, FlatColourSearch
+from aelab.viz.readability import roughness
+from aelab.viz.start import COLOUR_GRID, GRAINS, FlatColourGrainSearch, FlatColourSearch, grain_field
 
 NEAR = torch.tensor([0.6, 0.6, 0.6])  # a low peak next to grey
 FAR = torch.tensor([0.15, 0.12, 0.35])  # a higher peak, dark blue-violet, far from grey
@@ -138,10 +140,91 @@ def test_a_pixel_image_takes_the_mean_colour_before_its_output_mapping(output):
 
 
 def test_the_start_is_checked_by_name_and_keys_atlases_only_when_not_the_default():
-    with pytest.raises(ConfigError, match="RenderSettings.start: got 'grey', expected one of: random, best_colour"):
+    with pytest.raises(ConfigError, match="RenderSettings.start: got 'grey', expected one of: random, best_colour, "
+                                          "best_colour_grain"):
         RenderSettings(start="grey")
     assert "start" not in RenderSettings().key()  # keys of atlases cached before the field existed stay valid
     assert RenderSettings(start="best_colour").key()["start"] == "best_colour"
+
+
+def texture(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between horizontally and vertically neighbouring pixels, per image."""
+    return (x.diff(dim=-1).abs().mean((1, 2, 3)) + x.diff(dim=-2).abs().mean((1, 2, 3))) / 2
+
+
+class GrainScores(nn.Module):
+    """Channel 0 wants the dark violet FAR *and* a texture, channel 1 the same colour smooth, channel 2 a texture on
+    a light colour."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, grain = x.mean((2, 3)), texture(x)
+        at_far = 2.0 - 8 * (m - FAR).pow(2).sum(1)
+        light = 1.0 - 8 * (m - torch.tensor([0.8, 0.85, 0.7])).pow(2).sum(1)
+        return torch.stack([at_far + 3 * grain, at_far - 3 * grain, light + 3 * grain], 1)[:, :, None, None]
+
+
+def grain_model() -> TwoPeaks:
+    model = TwoPeaks()
+    model.scores = GrainScores()
+    return model
+
+
+def test_the_grain_search_picks_the_speckle_each_term_scores_highest_and_probes_once(monkeypatch):
+    found = FlatColourGrainSearch(LayerProbe(grain_model(), "scores", normalize=True), channel("scores", [0, 1, 2]),
+                                  16, torch.device("cpu"), 5)
+    colours = found.colours()
+    probed = []
+    probe = found.probe
+    monkeypatch.setattr(found, "probe", lambda images: probed.append(len(images)) or probe(images))
+    grains = found.grain_levels()
+    assert GRAINS[0] == 0 and torch.equal(grains, torch.tensor([max(GRAINS), 0.0, max(GRAINS)]))
+    assert probed == [5, 5, 2]  # the 3 terms × 4 speckles, in chunks of the render's batch
+    found.grain_levels()
+    assert probed == [5, 5, 2]
+    image = FourierImage(3, 16)
+    found(image, torch.arange(3))
+    started = image().detach()
+    expected = (colours[:, :, None, None] + grains[:, None, None, None] * grain_field(16)).clamp(0, 1)
+    assert torch.allclose(started[[0, 2]], expected[[0, 2]].clamp(0.01, 0.99), atol=1e-4)  # the probed pictures
+    assert torch.allclose(started[1].mean((1, 2)), colours[1], atol=0.01) and float(texture(started[1:2])) < 0.01
+
+
+def test_a_grain_started_image_keeps_its_speckle_where_the_colour_start_stays_smooth(one_thread):
+    model, objective = grain_model(), channel("scores", [0, 1])
+    settings = RenderSettings(**{**SETTINGS.__dict__, "steps": 16, "size": 48, "lr": 0.05})
+    grainy = render(model, objective, RenderSettings(**{**settings.__dict__, "start": "best_colour_grain"}))
+    flat = render(model, objective, RenderSettings(**{**settings.__dict__, "start": "best_colour"}))
+    assert float(roughness(grainy[0])) > 2 * float(roughness(flat[0]))  # the textured term: far rougher
+    assert float(roughness(grainy[1])) < 0.01 and float(roughness(flat[1])) < 0.01  # the smooth term: smooth in both
+    scores = GrainScores()(torch.cat([grainy, flat]))[:, 0, 0, 0]
+    assert scores[0] > scores[2] + 0.1
+
+
+def test_a_grain_started_image_is_the_same_alone_or_in_a_batch(one_thread):
+    settings = RenderSettings(**{**SETTINGS.__dict__, "start": "best_colour_grain", "transforms": True, "steps": 3})
+    together = render(grain_model(), channel("scores", [0, 1, 2]), settings)
+    alone = render(grain_model(), channel("scores", [2]), settings, indices=[2])
+    assert torch.allclose(together[2], alone[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("decorrelate", [True, False])
+def test_a_fourier_image_shows_the_pictures_it_is_set_to_and_keeps_its_other_rows(decorrelate):
+    image = FourierImage(3, 12, seed=1, decorrelate=decorrelate)
+    before = image.spectrum.detach().clone()
+    pictures = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
+    image.set_images(pictures, torch.tensor([True, False, True]))
+    assert torch.allclose(image()[[0, 2]], pictures, atol=1e-5)
+    assert torch.equal(image.spectrum.detach()[1], before[1])
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "clamp"])
+def test_a_pixel_image_shows_the_pictures_it_is_set_to_and_keeps_its_other_rows(output):
+    image = PixelImage(3, 6, seed=1, output=output)
+    before = image.pixels.detach().clone()
+    pictures = torch.rand(1, 3, 6, 6, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
+    image.set_images(pictures, torch.tensor([1]))
+    assert torch.allclose(image()[1], pictures[0], atol=1e-5)
+    assert torch.equal(image.pixels.detach()[[0, 2]], before[[0, 2]])
 
 
 class AestheticHead(TwoPeaks):
@@ -163,7 +246,7 @@ def test_class_images_start_from_their_best_colour_unless_settings_say_otherwise
     monkeypatch.setattr(class_visualisation, "render", record)
     class_visualisations(AestheticHead(), ["aesthetic"])
     class_visualisations(AestheticHead(), ["aesthetic"], SETTINGS)
-    assert seen == [CLASS_START, "random"] and CLASS_START == "best_colour"
+    assert seen == [CLASS_START, "random"] and CLASS_START == "best_colour_grain"
     assert class_settings(SETTINGS).start == CLASS_START and class_settings(SETTINGS).steps == SETTINGS.steps
 
 

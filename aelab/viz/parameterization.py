@@ -16,8 +16,9 @@ the objective), so an image starts the same whether it is rendered alone or in a
 
 Each class is a builder of the registry :data:`PARAMETERIZATIONS` (name → class): ``build(indices, settings)``
 makes the images of a render from its :class:`~aelab.viz.render_settings.RenderSettings`, ``default_optimizer``
-names the optimiser ``optimizer="auto"`` picks, and ``set_mean_colour(colours)`` moves each image's mean colour
-(the ``"best_colour"`` start, :mod:`aelab.viz.start`). A new parameterisation is one class and one entry.
+names the optimiser ``optimizer="auto"`` picks, ``set_mean_colour(colours)`` moves each image's mean colour and
+``set_images(images, rows)`` makes some images show given pictures (the starts of :mod:`aelab.viz.start`). A new
+parameterisation is one class and one entry.
 
 :meth:`resized` gives the same images at another size: a Fourier image keeps its spectrum (the low frequencies carry
 over unchanged; with the 1/f scaling and the orthonormal FFT, parameter values are resolution-independent), a pixel
@@ -148,6 +149,18 @@ class FourierImage(nn.Module):
         self.spectrum[:, :, 0, 0, 0] = before_sigmoid * LUCID_MAGIC * (self.height * self.width) ** 0.5 / scale
         self.spectrum[:, :, 0, 0, 1] = 0.0
 
+    @torch.no_grad()
+    def set_images(self, images: torch.Tensor, rows: torch.Tensor) -> None:
+        """Make images ``rows`` (a boolean mask or indices of this module's images) render as ``images``
+        (one per selected row, (n, 3, H, W) in (0, 1)): the forward pass inverted — the sigmoid's logit, the colour
+        decorrelation undone, Lucid's division undone, the orthonormal real FFT, divided by the 1/f scale."""
+        before_sigmoid = torch.logit(images.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN)).to(self.spectrum)
+        if self.decorrelate:
+            before_sigmoid = torch.einsum("nchw,dc->ndhw", before_sigmoid,
+                                          torch.linalg.inv(COLOR_CORRELATION).to(self.spectrum))
+        spectrum = torch.fft.rfft2(before_sigmoid * LUCID_MAGIC, norm="ortho") / self.scale.to(self.spectrum.device)
+        self.spectrum[rows] = torch.view_as_real(spectrum).to(self.spectrum)
+
     def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """``values`` (…, 3, h, w//2+1, 2) of this size as the parameters of the same images at ``size``: the
         spectrum is kept (new frequencies start at 0), rescaled for the new FFT size and 1/f scale."""
@@ -206,6 +219,13 @@ class PixelImage(nn.Module):
         colours = colours.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
         target = torch.logit(colours) if self.output == "sigmoid" else colours
         self.pixels += (target - self.pixels.mean(dim=(2, 3)))[:, :, None, None]
+
+    @torch.no_grad()
+    def set_images(self, images: torch.Tensor, rows: torch.Tensor) -> None:
+        """Make images ``rows`` (a boolean mask or indices) show ``images`` ((n, 3, H, W) in (0, 1)): their raw
+        values become the images' logits (``"sigmoid"``) or the images themselves (``"clamp"``)."""
+        images = images.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
+        self.pixels[rows] = torch.logit(images) if self.output == "sigmoid" else images
 
     def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """``values`` (…, 3, h, w) resampled bilinearly to ``size``."""

@@ -48,8 +48,9 @@ class RenderSettings:
         (decaying to ``lr · final_lr`` at the last step).
     relu_redirect_steps: Lucid's redirected ReLU gradient during the first steps (16, as Lucid; 0: off), so that
         channels dead on the grey start image wake up (:mod:`aelab.viz.relu_redirect`).
-    start: a name of :data:`aelab.viz.start.STARTS` — ``"random"`` (the parameterisation's own draw) or
-        ``"best_colour"`` (each image starts from the flat colour its objective scores highest; what class
+    start: a name of :data:`aelab.viz.start.STARTS` — ``"random"`` (the parameterisation's own draw),
+        ``"best_colour"`` (each image starts from the flat colour its objective scores highest) or
+        ``"best_colour_grain"`` (that colour with the speckle its objective scores highest; what class
         visualisations use).
     """
 
