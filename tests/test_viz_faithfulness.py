@@ -25,6 +25,7 @@ from aelab.viz.faithfulness import (CHECKS, HeldOut, atlas_diversity, check_clas
 from aelab.viz.faithfulness.class_check import chance_of_match, match_recipe
 from aelab.viz.faithfulness.colour import dominant_hue, hsv, hue_distance
 from aelab.viz.faithfulness.groups_check import paired_test
+from aelab.viz.groups import GROUP_START
 from aelab.viz.faithfulness.spatial_check import (cell_roles, contrast, contrast_defined, grid_contrast, image_grids,
                                                  normalised_mosaic, shown_pair)
 from aelab.viz.render_settings import RenderSettings
@@ -237,6 +238,23 @@ def test_group_images_of_a_texture_wired_network_are_smoother_for_positive_image
     figure = group_smoothness_figure(result)
     assert result.describe() in figure.texts[0].get_text() and len(figure.axes) == 2
     plt.close(figure)
+
+
+def test_the_optimised_group_images_start_where_group_start_says(synthae_32, monkeypatch):
+    import aelab.viz.render as render_module
+
+    starts, real = [], render_module.render
+
+    def recording(model, objective, settings, **kwargs):
+        starts.append(settings.start)
+        return real(model, objective, settings, **kwargs)
+
+    monkeypatch.setattr(render_module, "render", recording)
+    quick = RenderSettings(**{**GROUPS.__dict__, "steps": 2})
+    group_smoothness(TextureNet(), synthae_32, ["features"], settings=quick, pairs=25, modes=["optimised"])
+    group_smoothness(TextureNet(), synthae_32, ["features"], settings=quick, pairs=25, modes=["optimised"],
+                     group_start=None)
+    assert starts == [GROUP_START, "random"]
 
 
 def test_group_smoothness_fails_on_a_constant_network_and_needs_enough_pairs(synthae_32):

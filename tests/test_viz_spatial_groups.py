@@ -11,7 +11,7 @@ import torch
 
 import aelab.viz.render as render_module
 from aelab.models import build_model
-from aelab.viz.groups import factorize, group_images, neuron_groups, render_groups
+from aelab.viz.groups import GROUP_START, factorize, group_images, neuron_groups, render_groups
 from aelab.viz.objectives import DirectionObjective
 from aelab.viz.overlays import groups_figure, separability_chart, spatial_grid_figure, stretch_channels
 from aelab.viz.probe import layer_activations
@@ -202,13 +202,17 @@ def test_groups_are_rendered_as_directions_in_one_batch_and_drawn(model, image, 
     seen = []
 
     def fake_render(model_, objective, settings, **kwargs):
-        seen.append(objective)
+        seen.append((objective, settings.start))
         return torch.rand(objective.batch_size, 3, settings.size, settings.size)
 
     monkeypatch.setattr(render_module, "render", fake_render)
     optimised = render_groups(model, groups, RenderSettings(steps=2, size=12))
     assert optimised.shape == (3, 3, 12, 12)
-    assert len(seen) == 1 and torch.equal(seen[0].vectors, groups.channels) and seen[0].layer == "shared.stage3"
+    (objective, start), = seen
+    assert torch.equal(objective.vectors, groups.channels) and objective.layer == "shared.stage3"
+    assert start == GROUP_START == "best_colour_grain"  # a whole image's group: its colour and grain searched first
+    render_groups(model, groups, RenderSettings(steps=2, size=12), start=None)
+    assert seen[1][1] == "random"  # the settings' own start
     paper = group_images(groups.channels, torch.rand(groups.channels.shape[1], 3, 12, 12))
     figure = groups_figure(torch.rand(3, 48, 48), groups, paper, optimised)
     assert len(figure.axes) == 9

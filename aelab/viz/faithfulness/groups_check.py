@@ -6,7 +6,8 @@ For each held-out image the layer's activations are factorised into one group (e
 
 * ``paper``: eq. 5, ``S = Σ_k P^k v_k / Σ_k v_k`` from the layer's atlas ``P``
   (:func:`aelab.viz.groups.group_images`);
-* ``optimised``: ``V`` rendered as a direction objective (Olah), all images' directions in one ``render`` call.
+* ``optimised``: ``V`` rendered as a direction objective (Olah), all images' directions in one ``render`` call
+  (:func:`aelab.viz.groups.render_directions`, starting where ``group_start`` says).
 
 The i-th positive image is paired with the i-th negative one (``pairs`` of each, at least 50 by default); the
 paired difference is ``roughness(negative) − roughness(positive)`` (:func:`aelab.viz.readability.roughness`) and
@@ -30,11 +31,10 @@ from torch import nn
 from aelab.errors import ConfigError
 from aelab.viz.faithfulness.data import HeldOut
 from aelab.viz.faithfulness.result import CheckResult
-from aelab.viz.groups import OPTIMISED_LABEL, PAPER_LABEL, factorize, group_images
-from aelab.viz.objectives import direction
+from aelab.viz.groups import GROUP_START, OPTIMISED_LABEL, PAPER_LABEL, factorize, group_images, render_directions
 from aelab.viz.probe import layer_activations, probe_layers
 from aelab.viz.readability import roughness
-from aelab.viz.render import frozen, render
+from aelab.viz.render import frozen
 from aelab.viz.render_settings import RenderSettings
 
 MODES = {"paper": PAPER_LABEL, "optimised": OPTIMISED_LABEL}
@@ -85,9 +85,9 @@ def paired_test(positive: torch.Tensor, negative: torch.Tensor) -> tuple[float, 
     return float(difference.mean()), float((difference > 0).mean()), p_value
 
 
-def _group_pictures(model, layer, vectors, mode, settings, atlases, cache_dir) -> torch.Tensor:
+def _group_pictures(model, layer, vectors, mode, settings, atlases, cache_dir, group_start) -> torch.Tensor:
     if mode == "optimised":
-        return render(model, direction(layer, vectors), settings)
+        return render_directions(model, layer, vectors, settings, group_start)
     atlas = atlases.get(layer) if atlases else None
     if atlas is None:
         from aelab.viz.atlas import layer_atlas
@@ -99,10 +99,12 @@ def _group_pictures(model, layer, vectors, mode, settings, atlases, cache_dir) -
 def group_smoothness(model: nn.Module, data: HeldOut, layers: Sequence[str] | None = None, *,
                      settings: RenderSettings = RenderSettings(), modes: Sequence[str] = tuple(MODES),
                      atlases: Mapping[str, torch.Tensor] | None = None, cache_dir: str | Path | None = None,
-                     pairs: int = PAIRS, alpha: float = ALPHA) -> GroupSmoothness:
+                     pairs: int = PAIRS, alpha: float = ALPHA, group_start: str | None = GROUP_START
+                     ) -> GroupSmoothness:
     """Check 2 (see the module docstring) on ``data``'s first ``pairs`` positive and ``pairs`` negative images, at
     ``layers`` (default every probe layer). ``atlases``: each layer's channel images for the ``paper`` mode
-    (rendered with ``settings``, cached in ``cache_dir``, when missing)."""
+    (rendered with ``settings``, cached in ``cache_dir``, when missing). ``group_start``: where the ``optimised``
+    images start (:func:`aelab.viz.groups.render_directions`; ``None``: ``settings.start``)."""
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise ConfigError("group smoothness modes", list(modes), f"some of {', '.join(MODES)}")
@@ -116,7 +118,8 @@ def group_smoothness(model: nn.Module, data: HeldOut, layers: Sequence[str] | No
     for layer in (probe_layers(model) if layers is None else list(layers)):
         vectors = _directions(model, pixels, layer)
         for mode in modes:
-            rough = roughness(_group_pictures(model, layer, vectors, mode, settings, atlases, cache_dir)).cpu()
+            pictures = _group_pictures(model, layer, vectors, mode, settings, atlases, cache_dir, group_start)
+            rough = roughness(pictures).cpu()
             mean, share, p_value = paired_test(rough[:pairs], rough[pairs:])
             rows.append(LayerSmoothness(layer, mode, float(rough[:pairs].mean()), float(rough[pairs:].mean()), mean,
                                         share, p_value, mean > 0 and p_value < alpha))
