@@ -6,23 +6,31 @@ word "subject" and the words for its colour and its shape attend to the subject'
 (:func:`aelab.viz.coattention.word_attention`, one softmax over the region grid per word) that falls inside the
 box, against the box's area share of the grid (what an even spread puts there). Function words ("the", "a",
 "is", …) carry no picture and are the control. Criterion: subject words ``≥ 2 ×`` area share, function words below.
+
+A comment's figure (:func:`comment_attention_figure`) shows its word maps when they point somewhere and, when every
+word spreads its attention evenly, the per-word shares inside the box instead (:func:`word_focus_figure`): an even
+map drawn at its own scale is a wash of one colour over the whole image, a picture that shows nothing.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from aelab.data.synthetic.recipes import RECIPES
 from aelab.errors import ConfigError
-from aelab.text import join_comments, tokenize
+from aelab.text import SPECIALS, join_comments, tokenize
 from aelab.viz.cam import box_area, box_weights
-from aelab.viz.coattention import WordAttention, choose_words, word_attention
+from aelab.viz.coattention import WordAttention, choose_words, word_attention, word_attention_figure
+from aelab.viz.overlays import draw_box, to_hwc
 
 COLOUR_WORDS = frozenset({
     "red", "orange", "yellow", "lime", "green", "teal", "cyan", "turquoise", "blue", "navy", "indigo", "violet",
@@ -176,16 +184,78 @@ def attention_spread(attention: WordAttention) -> tuple[float, float]:
     return float(maps.max()), 1.0 / maps[0].numel()
 
 
-def attention_title(attention: WordAttention, box: Sequence[float] | None = None) -> str:
-    """A title for one comment's word maps: its largest weight against an even spread and, when the subject
-    ``box`` is known, this comment's check (:func:`coattention_focus_from`). When no word reaches
-    :data:`EVEN_SPREAD_FACTOR` × the even weight the title opens by saying the maps show no place."""
+def attention_title(attention: WordAttention, box: Sequence[float] | None = None, maps_drawn: bool = True) -> str:
+    """A title for one comment's co-attention figure: its largest weight against an even spread and, when the
+    subject ``box`` is known, this comment's check (:func:`coattention_focus_from`). When no word reaches
+    :data:`EVEN_SPREAD_FACTOR` × the even weight the title opens by saying so: that the maps show no place, or
+    (``maps_drawn=False``, :func:`word_focus_figure`) that bars are drawn in their stead."""
     peak, even = attention_spread(attention)
     spread = f"largest weight {peak:.2f} vs {even:.2f} for an even spread"
     check = [coattention_focus_from([attention], [box]).describe()] if box is not None else []
-    if peak >= EVEN_SPREAD_FACTOR * even:
+    if shows_a_place(attention):
         return "; ".join([*check, spread])
-    return "; ".join([f"every word spreads its attention almost evenly ({spread}): these maps show no place", *check])
+    instead = ("these maps show no place" if maps_drawn else
+               "no map is drawn, the bars give each word's share of attention inside the subject box")
+    return "; ".join([f"every word spreads its attention almost evenly ({spread}): {instead}", *check])
+
+
+def shows_a_place(attention: WordAttention) -> bool:
+    """Whether some word's largest region weight reaches :data:`EVEN_SPREAD_FACTOR` × the even weight: below that,
+    every map is an even wash (and :func:`~aelab.viz.overlays.overlay`, which scales a map to its peak, would paint
+    the whole image in the colour of the peak)."""
+    peak, even = attention_spread(attention)
+    return bool(peak >= EVEN_SPREAD_FACTOR * even)
+
+
+def word_focus_figure(picture, attention: WordAttention, box: Sequence[float], comment: str = "",
+                      title: str | None = None, words: int = 14, inches: float = 2.6) -> Figure:
+    """The number behind the maps, drawn: the image with its subject box, and for each of the comment's first
+    ``words`` distinct words the share of its attention inside the box (subject words red, function words grey,
+    the others blue) against the box's area share (dashed: no preference for the subject) and
+    :data:`COATTENTION_CRITERION` × that share (dotted: what the check asks of subject words)."""
+    shares, area = attention_in_box(attention, box), box_area(box)
+    first = {}
+    for position, word in enumerate(attention.words):
+        if word not in SPECIALS and word not in first and not np.isnan(shares[position]):
+            first[word] = float(shares[position])
+    shown = list(first.items())[:words]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(inches * 2.6, inches * 1.3),
+                                         gridspec_kw={"width_ratios": [1, 1.6]})
+    base = to_hwc(picture)
+    left.imshow(base)
+    draw_box(left, box, *base.shape[:2])
+    left.set_title("image, subject box dashed", fontsize=8)
+    left.axis("off")
+    colours = ["tab:red" if w in SUBJECT_WORDS else "grey" if w in FUNCTION_WORDS else "tab:blue" for w, _ in shown]
+    rows = np.arange(len(shown))
+    right.barh(rows, [share for _, share in shown], color=colours)
+    right.set_yticks(rows, [word for word, _ in shown], fontsize=7)
+    right.invert_yaxis()
+    right.axvline(area, color="black", linestyle="--", linewidth=1, label=f"box area {area:.0%}: no preference")
+    right.axvline(COATTENTION_CRITERION * area, color="black", linestyle=":", linewidth=1,
+                  label=f"{COATTENTION_CRITERION:g}× area: the check's bar")
+    longest = max([share for _, share in shown] + [COATTENTION_CRITERION * area])
+    right.set_xlim(0, min(1.0, 1.3 * longest))
+    right.set_xlabel("share of the word's attention inside the box", fontsize=8)
+    right.legend(fontsize=6, loc="lower right")
+    lines = [textwrap.fill(title, 110)] if title else []
+    lines += [f"MTRL layer {attention.layer + 1}: {comment[:110]}"] if comment else []
+    if lines:
+        figure.suptitle("\n".join(lines), fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def comment_attention_figure(picture, attention: WordAttention, box: Sequence[float] | None,
+                             positions: Sequence[int], comment: str = "") -> tuple[Figure, str]:
+    """One comment's co-attention as a person can read it, and its title (:func:`attention_title`): the word maps
+    (:func:`aelab.viz.coattention.word_attention_figure`) when they show a place (:func:`shows_a_place`) or no
+    subject box is known; otherwise, the maps being even washes, :func:`word_focus_figure` in their stead."""
+    if box is None or shows_a_place(attention):
+        title = attention_title(attention, box)
+        return word_attention_figure(picture, attention, positions, comment, title=title), title
+    title = attention_title(attention, box, maps_drawn=False)
+    return word_focus_figure(picture, attention, box, comment, title=title), title
 
 
 def naming_first(comments: Sequence[str], count: int, words: Collection[str] = SUBJECT_WORDS) -> list[int]:

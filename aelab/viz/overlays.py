@@ -83,7 +83,8 @@ def overlay(image, heat, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     return (1 - alpha) * base + alpha * coloured
 
 
-def _draw_box(ax, box: Sequence[float], height: int, width: int, colour: str = "white") -> None:
+def draw_box(ax, box: Sequence[float], height: int, width: int, colour: str = "white") -> None:
+    """Outline a normalised ``(x0, y0, x1, y1)`` box, dashed, on an axis showing a ``height × width`` picture."""
     x0, y0, x1, y1 = box
     ax.add_patch(Rectangle((x0 * width - 0.5, y0 * height - 0.5), (x1 - x0) * width, (y1 - y0) * height,
                            fill=False, edgecolor=colour, linewidth=1.5, linestyle="--"))
@@ -223,7 +224,7 @@ def cam_figure(
         ax.imshow(shown)
         label = f"{task} = {classes[i]}"
         if boxes is not None:
-            _draw_box(ax, boxes[i], *shown.shape[:2])
+            draw_box(ax, boxes[i], *shown.shape[:2])
             mass = cam_mass_in_box(cams[i], boxes[i])
             inside = "empty map" if np.isnan(mass) else f"in box {mass:.0%}"
             label += f"\n{inside} (area {box_area(boxes[i]):.0%})"
