@@ -85,6 +85,14 @@ def test_a_saved_figure_keeps_its_titles_and_wraps_a_long_one(tmp_path):
     assert saved_titles(path) == [long, "ch 1"]
     assert "\n" in figure.get_suptitle()  # drawn on several lines: a 2-inch figure cannot hold it on one
     plt.close(figure)
+    figure = plt.figure(figsize=(8, 2))
+    figure.suptitle("a check: 1.0× its area, need ≥ 2× — fail\nMTRL layer 1: the comment on its own line")
+    save_figure(figure, tmp_path / "two.png")
+    assert figure.get_suptitle().splitlines() == ["a check: 1.0× its area, need ≥ 2× — fail",
+                                                  "MTRL layer 1: the comment on its own line"]
+    assert saved_titles(tmp_path / "two.png")[0] == ("a check: 1.0× its area, need ≥ 2× — fail MTRL layer 1: the "
+                                                     "comment on its own line")
+    plt.close(figure)
     plain = tmp_path / "plain.png"
     plt.figure().savefig(plain)
     with pytest.raises(AelabError, match="no titles kept"):

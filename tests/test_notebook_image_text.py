@@ -52,7 +52,7 @@ def test_notebook_trains_the_variants_and_draws_attention(tmp_path):
     again.tight_layout()
     wrap_title(again)
     assert_same_drawing(out / "learning_curves.png", again, dpi=90)
-    for figure in results["figures"][1:]:  # image and word heat maps: many colours, not a blank canvas
+    for figure in results["figures"][1:]:  # the image, and word maps or bars: many colours, not a blank canvas
         assert_drawn(out / figure, min_colours=200)
         titled = " ".join(saved_titles(out / figure)[0].split())  # the comment's check and the spread, in numbers
         assert re.search(r"largest weight \d\.\d\d vs 0\.\d\d for an even spread", titled), titled

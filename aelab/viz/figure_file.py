@@ -3,7 +3,8 @@ the file itself (a report, a test) instead of from its pixels.
 
 :func:`save_figure` writes the figure's title (``suptitle``) into the PNG text chunk ``Title`` and every axes title,
 as a JSON list into ``Description``; :func:`saved_titles` reads them back. A title too long for the figure's width is
-wrapped onto several lines before saving (the text kept in the file is the title on one line).
+wrapped onto several lines before saving, each of its own lines on its own (the text kept in the file is the title
+on one line).
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ AVERAGE_CHARACTER = 0.55
 
 
 def wrap_title(figure: Figure) -> str:
-    """Wrap the figure's title onto as many lines as its width needs (layout redone); return it on one line."""
+    """Wrap each line of the figure's title onto as many lines as the figure's width needs (a line the title starts
+    itself, e.g. a comment under a check, still starts a line; layout redone); return the title on one line."""
     current = figure.get_suptitle()
     title = " ".join(current.split())
     if not title:
         return title
     size = next(t.get_fontsize() for t in figure.texts if t.get_text() == current)  # the suptitle is a figure text
     width = max(20, int(figure.get_figwidth() * 72 / (AVERAGE_CHARACTER * size)))
-    wrapped = textwrap.fill(title, width)
+    wrapped = "\n".join(textwrap.fill(" ".join(line.split()), width) for line in current.splitlines() if line.strip())
     if wrapped != current:
         figure.suptitle(wrapped, fontsize=size)
         figure.tight_layout()
