@@ -56,7 +56,6 @@ def test_the_figure_carries_the_title_above_the_comment():
     assert figure.get_suptitle().splitlines() == ["a number: 4.0×", "MTRL layer 1: the subject"]
 
 
-
 def bars(figure):
     """``{word: bar length}`` and the vertical lines' positions of a word-focus figure's bar panel."""
     panel = figure.axes[1]
@@ -88,9 +87,11 @@ def test_maps_that_show_a_place_are_drawn_as_maps_and_without_a_box_too():
     focused = hand_attention(["the", "subject"], {"subject"})
     assert shows_a_place(focused)
     figure, title = comment_attention_figure(torch.rand(3, 16, 16), focused, TOP_LEFT, [1], "the subject")
-    assert title == attention_title(focused, TOP_LEFT) and len(figure.axes) == 2 and figure.axes[1].get_title() == "'subject' (1.00)"  # image + one word map
+    assert title == attention_title(focused, TOP_LEFT)
+    assert len(figure.axes) == 2 and figure.axes[1].get_title() == "'subject' (1.00)"  # image + one word map
     plt.close(figure)
     flat = hand_attention(["the", "subject"], set())
     figure, title = comment_attention_figure(torch.rand(3, 16, 16), flat, None, [1], "the subject")
-    assert figure.axes[1].get_title() == "'subject' (0.25)" and "these maps show no place" in title  # no box to measure: the maps, titled as even
+    # no box to measure: the maps, titled as even
+    assert figure.axes[1].get_title() == "'subject' (0.25)" and "these maps show no place" in title
     plt.close(figure)

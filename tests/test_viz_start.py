@@ -236,7 +236,7 @@ class AestheticHead(TwoPeaks):
         return {"aesthetic": x.mean((1, 2, 3)) + self.anchor}
 
 
-def test_class_images_start_from_their_best_colour_unless_settings_say_otherwise(monkeypatch):
+def test_class_images_start_from_their_colour_and_grain_unless_settings_say_otherwise(monkeypatch):
     seen = []
 
     def record(model, objective, settings, progress=False):

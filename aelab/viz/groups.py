@@ -15,9 +15,11 @@ Each group is shown two ways (both offered, as docs/science.md §6 asks):
 - **optimised** (Olah): the group direction ``V_g`` itself is the objective, all groups in one ``render`` call
   (:func:`render_directions`, :func:`render_groups`). A direction is a whole image's group, so, like a class image,
   it starts from the flat colour it scores highest with the speckle it scores highest (:data:`GROUP_START`,
-  :mod:`aelab.viz.start`): from Lucid's grey start the ascent hardly grows a fine grain, and on the SynthAE
-  reference run the optimised groups of negative images came out no rougher than those of positive images at any
-  layer; with this start those at ``emotion.stage1`` are (roughness 0.27 against 0.18, 72 % of 50 pairs).
+  :mod:`aelab.viz.start`). From Lucid's grey start the optimised groups of the SynthAE reference run came out rough
+  everywhere (0.16–0.39) but no rougher for negative images than for positive ones at any layer; with this start
+  those at ``emotion.stage1`` are (roughness 0.27 against 0.18, the positive one smoother in 72 % of 50 pairs).
+  The start is a parameter of its own (``start``), not ``settings.start``: the settings are shared with the
+  layer's atlas, which keeps its own start.
 
 The quality of the factorisation is reported as the relative Frobenius error ``‖B − UV‖ / ‖B‖``
 (:attr:`NeuronGroups.relative_error`). Negative inputs (a layer not followed by a ReLU) are clipped at 0 first,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -38,6 +41,9 @@ from torch import nn
 
 from aelab.errors import UnknownNameError
 from aelab.viz.probe import layer_activations
+
+if TYPE_CHECKING:
+    from aelab.viz.render_settings import RenderSettings
 
 GROUP_START = "best_colour_grain"
 """Where optimised group images start (a name of :data:`aelab.viz.start.STARTS`; see the module docstring)."""
@@ -220,20 +226,21 @@ def paper_group_images(model: nn.Module, groups: NeuronGroups, atlas: torch.Tens
     return group_images(groups.channels, atlas, normalize)
 
 
-def render_directions(model: nn.Module, layer: str, vectors: torch.Tensor, settings,
+def render_directions(model: nn.Module, layer: str, vectors: torch.Tensor, settings: RenderSettings,
                       start: str | None = GROUP_START) -> torch.Tensor:
     """Olah's group images: each row of ``vectors`` (G, C) optimised as a ``direction`` objective at ``layer``, all
-    in one ``render`` call → ``(G, 3, size, size)``. ``start``: where they start (default :data:`GROUP_START`;
-    ``None``: ``settings.start``)."""
+    in one ``render`` call → ``(G, 3, size, size)``. ``start`` replaces ``settings.start`` (default
+    :data:`GROUP_START`); ``None`` keeps the settings' own."""
     from aelab.viz.objectives import direction
     from aelab.viz.render import render
 
     return render(model, direction(layer, vectors), settings if start is None else replace(settings, start=start))
 
 
-def render_groups(model: nn.Module, groups: NeuronGroups, settings, layer: str | None = None,
+def render_groups(model: nn.Module, groups: NeuronGroups, settings: RenderSettings, layer: str | None = None,
                   start: str | None = GROUP_START) -> torch.Tensor:
-    """:func:`render_directions` of the groups' directions ``V`` → ``(r, 3, size, size)``."""
+    """:func:`render_directions` of the groups' directions ``V`` → ``(r, 3, size, size)`` (``start`` as there:
+    :data:`GROUP_START` unless ``None`` is given)."""
     layer = layer or groups.layer
     if not layer:
         raise ValueError("render_groups needs the layer the groups were computed at (groups.layer or layer=)")

@@ -136,29 +136,32 @@ class FourierImage(nn.Module):
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         return self.render(self.spectrum if rows is None else self.spectrum[rows])
 
+    def before_output(self, values: torch.Tensor) -> torch.Tensor:
+        """What colours or images ``values`` ``(N, 3, …)`` in (0, 1) are before the sigmoid and the colour
+        decorrelation, times Lucid's constant: what the inverse FFT of the scaled spectrum must give for the
+        image to show them (values kept :data:`COLOUR_MARGIN` inside (0, 1), where the logit is finite)."""
+        before_sigmoid = torch.logit(values.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN)).to(self.spectrum)
+        if self.decorrelate:
+            before_sigmoid = torch.einsum("nc...,dc->nd...", before_sigmoid,
+                                          torch.linalg.inv(COLOR_CORRELATION).to(self.spectrum))
+        return before_sigmoid * LUCID_MAGIC
+
     @torch.no_grad()
     def set_mean_colour(self, colours: torch.Tensor) -> None:
         """Make each image's flat part the colour ``colours`` (N, 3) in (0, 1): its zero-frequency coefficients
         are set so that the image before the sigmoid averages ``logit(colour)``; every other coefficient (the
         detail) is kept. With the orthonormal FFT the image's mean is ``X[0, 0] / sqrt(H·W)`` of the scaled
-        spectrum X, before Lucid's division and the colour decorrelation, which are undone here."""
-        before_sigmoid = torch.logit(colours.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN)).to(self.spectrum)
-        if self.decorrelate:
-            before_sigmoid = before_sigmoid @ torch.linalg.inv(COLOR_CORRELATION).T.to(self.spectrum)
+        spectrum X (:meth:`before_output` undoes the rest)."""
         scale = float(self.scale[0, 0])
-        self.spectrum[:, :, 0, 0, 0] = before_sigmoid * LUCID_MAGIC * (self.height * self.width) ** 0.5 / scale
+        self.spectrum[:, :, 0, 0, 0] = self.before_output(colours) * (self.height * self.width) ** 0.5 / scale
         self.spectrum[:, :, 0, 0, 1] = 0.0
 
     @torch.no_grad()
     def set_images(self, images: torch.Tensor, rows: torch.Tensor) -> None:
         """Make images ``rows`` (a boolean mask or indices of this module's images) render as ``images``
-        (one per selected row, (n, 3, H, W) in (0, 1)): the forward pass inverted — the sigmoid's logit, the colour
-        decorrelation undone, Lucid's division undone, the orthonormal real FFT, divided by the 1/f scale."""
-        before_sigmoid = torch.logit(images.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN)).to(self.spectrum)
-        if self.decorrelate:
-            before_sigmoid = torch.einsum("nchw,dc->ndhw", before_sigmoid,
-                                          torch.linalg.inv(COLOR_CORRELATION).to(self.spectrum))
-        spectrum = torch.fft.rfft2(before_sigmoid * LUCID_MAGIC, norm="ortho") / self.scale.to(self.spectrum.device)
+        (one per selected row, (n, 3, H, W) in (0, 1)): the forward pass inverted — :meth:`before_output`, the
+        orthonormal real FFT, divided by the 1/f scale."""
+        spectrum = torch.fft.rfft2(self.before_output(images), norm="ortho") / self.scale.to(self.spectrum.device)
         self.spectrum[rows] = torch.view_as_real(spectrum).to(self.spectrum)
 
     def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -216,16 +219,19 @@ class PixelImage(nn.Module):
         (0, 1) before the output mapping (its logit for ``"sigmoid"``, itself for ``"clamp"``); the spread of the
         draw is kept. So the image shown is that colour only on average over the draw: with paper 004's N(0, 1)
         values and ``"clamp"``, the cut-off tails pull the shown mean towards 0.5 (0.2 shows as about 0.4)."""
-        colours = colours.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
-        target = torch.logit(colours) if self.output == "sigmoid" else colours
-        self.pixels += (target - self.pixels.mean(dim=(2, 3)))[:, :, None, None]
+        self.pixels += (self.before_output(colours) - self.pixels.mean(dim=(2, 3)))[:, :, None, None]
+
+    def before_output(self, values: torch.Tensor) -> torch.Tensor:
+        """The raw values that show colours or images ``values`` in (0, 1) (kept :data:`COLOUR_MARGIN` inside):
+        their logit for ``"sigmoid"``, themselves for ``"clamp"``."""
+        values = values.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
+        return torch.logit(values) if self.output == "sigmoid" else values
 
     @torch.no_grad()
     def set_images(self, images: torch.Tensor, rows: torch.Tensor) -> None:
-        """Make images ``rows`` (a boolean mask or indices) show ``images`` ((n, 3, H, W) in (0, 1)): their raw
-        values become the images' logits (``"sigmoid"``) or the images themselves (``"clamp"``)."""
-        images = images.clamp(COLOUR_MARGIN, 1 - COLOUR_MARGIN).to(self.pixels)
-        self.pixels[rows] = torch.logit(images) if self.output == "sigmoid" else images
+        """Make images ``rows`` (a boolean mask or indices) show ``images`` ((n, 3, H, W) in (0, 1)):
+        :meth:`before_output`."""
+        self.pixels[rows] = self.before_output(images)
 
     def resized_parameters(self, values: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         """``values`` (…, 3, h, w) resampled bilinearly to ``size``."""

@@ -13,7 +13,7 @@ paper 004 eqs. 1–2; Olah et al. 2017 *Feature Visualization*).
   (:mod:`.render_optim`), so an image comes out the same (up to floating-point summation order) whether rendered
   alone or in any batch;
 * settings: :mod:`.render_settings`; parameterisations (a registry): :mod:`.parameterization`; starting points
-  (a registry; the flat colour an objective prefers): :mod:`.start`; transforms: :mod:`.robustness`; Lucid's
+  (a registry; the flat colour and speckle an objective prefers): :mod:`.start`; transforms: :mod:`.robustness`; Lucid's
   redirected ReLU for the first steps: :mod:`.relu_redirect`.
 
 Batching, truncation, frozen weights and channels-last input make each image-step several times cheaper than
@@ -97,7 +97,8 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
     docstring). Runs on the model's device; deterministic under ``settings.seed`` (on CPU bit for bit).
 
     ``indices``: the seed index of each image (default ``0..N-1``, its position in the objective). Image ``i``
-    starts from the draws of ``(seed, indices[i])``: ``render(model, objective[i], settings, indices=[i])``
+    starts from the draws of ``(seed, indices[i])`` (a ``"best_colour_grain"`` image that takes a speckle starts
+    from the one fixed speckle field instead, :func:`aelab.viz.start.grain_field`): ``render(model, objective[i], settings, indices=[i])``
     renders the same image as the whole objective does at position ``i``.
 
     ``callback(step, seed_indices, images)``, if given, is called after every optimisation step of every batch with

@@ -21,7 +21,7 @@ render of one image on a CPU.
 Why a speckle: fine grain is the other global property that gradient ascent barely reaches. The Fourier
 parameterisation scales each frequency by 1/f, so at 64 px a step moves a pixel-scale speckle 30 to 45 times less
 than the mean colour, and the random transforms blur what little grows. Yet a network trained on granular and smooth
-textures answers to it: on its best flat colour, the SynthAE reference's fear logit is 3.4 flat and 6.5 with a
+textures answers to it: on its best flat colour (64 px), the SynthAE reference's fear logit is 3.4 flat and 6.5 with a
 speckle of sd 0.08, its amusement logit 5.0 flat and 0.8 speckled. Trying a few speckle strengths on the chosen
 colour costs one forward pass of ``len(GRAINS)`` images per image of the render.
 """
@@ -36,6 +36,7 @@ import torch
 from matplotlib.colors import hsv_to_rgb
 
 from aelab.viz.objectives import Objective
+from aelab.viz.parameterization import COLOUR_MARGIN
 from aelab.viz.probe import LayerProbe
 
 if TYPE_CHECKING:
@@ -97,7 +98,9 @@ class FlatColourSearch:
 
 GRAINS = (0.0, 0.04, 0.08, 0.12)
 """Standard deviations of the per-pixel colour speckle that ``"best_colour_grain"`` tries on each image's colour
-(0 first, so a tie keeps the flat colour; SynthAE's granular recipes speckle with 0.05–0.16)."""
+(0 first, so a tie keeps the flat colour). SynthAE's granular recipes speckle with sd 0.05–0.16 in grains of 1/64
+of the side, so these levels match them at 64 px, the size its networks see; at a larger render size the speckle
+is finer than SynthAE's."""
 
 GRAIN_SEED = 0
 """Seed of the one speckle field (:func:`grain_field`) every grainy start uses."""
@@ -105,8 +108,9 @@ GRAIN_SEED = 0
 
 def grain_field(size: int) -> torch.Tensor:
     """``(3, size, size)`` independent N(0, 1) values per pixel and colour channel, from a generator seeded with
-    :data:`GRAIN_SEED`: the same speckle for every image and every render, so an image starts the same alone or
-    in a batch, and the start is the very image its score was measured on."""
+    :data:`GRAIN_SEED`: the same speckle for every image and every render (``RenderSettings.seed`` does not change
+    it, only the random transforms), so an image starts the same alone or in a batch, and the start is the very
+    image its score was measured on."""
     return torch.randn(3, size, size, generator=torch.Generator().manual_seed(GRAIN_SEED))
 
 
@@ -117,15 +121,17 @@ class FlatColourGrainSearch(FlatColourSearch):
     itself (it replaces the parameterisation's draw)."""
 
     def __init__(self, probe: LayerProbe, objective: Objective, size: int, device: torch.device, chunk: int,
-                 grid: torch.Tensor = COLOUR_GRID, grains: tuple[float, ...] = GRAINS):
+                 grid: torch.Tensor = COLOUR_GRID, grains: tuple[float, ...] = GRAINS) -> None:
         super().__init__(probe, objective, size, device, chunk, grid)
         self.grains = torch.as_tensor(grains, dtype=torch.float32)
         self.field = grain_field(size)
         self._grains: torch.Tensor | None = None
 
     def speckled(self, colours: torch.Tensor, grains: torch.Tensor) -> torch.Tensor:
-        """``(n, 3, size, size)``: flat ``colours`` (n, 3) with the speckle field at sd ``grains`` (n,)."""
-        return (colours[:, :, None, None] + grains[:, None, None, None] * self.field).clamp(0.0, 1.0)
+        """``(n, 3, size, size)``: flat ``colours`` (n, 3) with the speckle field at sd ``grains`` (n,), kept as far
+        inside (0, 1) as a parameterisation can show (:data:`~aelab.viz.parameterization.COLOUR_MARGIN`)."""
+        speckled = colours[:, :, None, None] + grains[:, None, None, None] * self.field
+        return speckled.clamp(COLOUR_MARGIN, 1.0 - COLOUR_MARGIN)
 
     @torch.no_grad()
     def grain_levels(self) -> torch.Tensor:

@@ -67,7 +67,8 @@ CHECKS: dict[str, Check] = {
 
 
 DEFAULT_SETTINGS: dict[str, Callable[[RenderSettings], RenderSettings]] = {"class_visualisation": class_settings}
-"""How a check changes :func:`run_checks`' default settings: class images start from their best flat colour."""
+"""How a check changes :func:`run_checks`' default settings: class images start from their best flat colour with
+its best speckle (:data:`aelab.viz.class_visualisation.CLASS_START`)."""
 
 
 def run_checks(run: str | Path | LoadedRun, names: Iterable[str] | None = None, n: int = 200,
@@ -75,7 +76,9 @@ def run_checks(run: str | Path | LoadedRun, names: Iterable[str] | None = None, 
                options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, CheckResult]:
     """The checks ``names`` (default all of :data:`CHECKS`) on a trained SynthAE run and ``n`` of its held-out
     images; ``settings`` default to the run's own image size, adjusted per check by :data:`DEFAULT_SETTINGS`
-    (given settings are used as they are by every check); ``options[name]`` are passed to that check."""
+    (given settings are used as they are by every check); ``options[name]`` are passed to that check. The group
+    check's optimised images start from :data:`aelab.viz.groups.GROUP_START` whatever the settings say, its atlases
+    from ``settings.start`` (``options={"group_smoothness": {"group_start": None}}``: from ``settings.start`` too)."""
     names = list(CHECKS) if names is None else list(names)
     for name in names:
         if name not in CHECKS:

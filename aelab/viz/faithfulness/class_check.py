@@ -2,8 +2,9 @@
 against :data:`aelab.data.synthetic.recipes.RECIPES`).
 
 For each of the 8 emotions the image that maximises the class's logit (:mod:`aelab.viz.class_visualisation`,
-started from the flat colour the logit scores highest unless the settings say otherwise) *matches its recipe*
-when its brightness (:func:`~aelab.viz.faithfulness.colour.brightness`) lies in the recipe's brightness range and
+started from the flat colour the logit scores highest, with the speckle it scores highest, unless the settings say
+otherwise) *matches its recipe* when its brightness (:func:`~aelab.viz.faithfulness.colour.brightness`) lies in
+the recipe's brightness range and
 
 * for a coloured recipe, its saturation-weighted dominant hue (:func:`~aelab.viz.faithfulness.colour.dominant_hue`)
   lies in the recipe's hue family ``hue ± hue_spread``;
@@ -14,7 +15,8 @@ Value: the number of matching classes. Chance: the expected number for images of
 and brightness — per class ``(2·hue_spread / 360) × brightness width`` (coloured) or ``saturation top × brightness
 width`` (grey). The check passes when all 8 classes match **and** the positive emotions' images are smoother (lower
 mean roughness, :func:`aelab.viz.readability.roughness`) than the negative ones' (SynthAE plants smooth positive
-and granular negative textures).
+and granular negative textures). With the default start that half mostly reads which speckle each logit chose
+(gradient ascent adds little grain, :mod:`aelab.viz.start`): the class images' roughness follows the start's.
 """
 
 from __future__ import annotations
