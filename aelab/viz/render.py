@@ -98,8 +98,9 @@ def render(model: nn.Module, objective: Objective, settings: RenderSettings = Re
 
     ``indices``: the seed index of each image (default ``0..N-1``, its position in the objective). Image ``i``
     starts from the draws of ``(seed, indices[i])`` (a ``"best_colour_grain"`` image that takes a speckle starts
-    from the one fixed speckle field instead, :func:`aelab.viz.start.grain_field`): ``render(model, objective[i], settings, indices=[i])``
-    renders the same image as the whole objective does at position ``i``.
+    from the one fixed speckle field instead, :func:`aelab.viz.start.grain_field`):
+    ``render(model, objective[i], settings, indices=[i])`` renders the same image as the whole objective does at
+    position ``i``.
 
     ``callback(step, seed_indices, images)``, if given, is called after every optimisation step of every batch with
     the number of steps done, the batch's seed indices and a function returning its current images (without

@@ -20,10 +20,10 @@ render of one image on a CPU.
 
 Why a speckle: fine grain is the other global property that gradient ascent barely reaches. The Fourier
 parameterisation scales each frequency by 1/f, so at 64 px a step moves a pixel-scale speckle 30 to 45 times less
-than the mean colour, and the random transforms blur what little grows. Yet a network trained on granular and smooth
-textures answers to it: on its best flat colour (64 px), the SynthAE reference's fear logit is 3.4 flat and 6.5 with a
-speckle of sd 0.08, its amusement logit 5.0 flat and 0.8 speckled. Trying a few speckle strengths on the chosen
-colour costs one forward pass of ``len(GRAINS)`` images per image of the render.
+than the mean colour, and the random transforms blur what little grows. Yet a network trained on granular and
+smooth textures answers to it: on its best flat colour (64 px), the SynthAE reference's fear logit is 3.4 flat and
+6.5 with a speckle of sd 0.08, its amusement logit 5.0 flat and 0.8 speckled. Trying a few speckle strengths on
+the chosen colour costs one forward pass of ``len(GRAINS)`` images per image of the render.
 """
 
 from __future__ import annotations
@@ -116,9 +116,9 @@ def grain_field(size: int) -> torch.Tensor:
 
 class FlatColourGrainSearch(FlatColourSearch):
     """The ``"best_colour_grain"`` start: :class:`FlatColourSearch`'s colour, then, on that colour, the speckle of
-    :data:`GRAINS` that the image's term scores highest (colour + sd × :func:`grain_field`, cut to [0, 1]). An image
-    whose best speckle is 0 starts exactly as with ``"best_colour"``; a grainy one starts from the speckled colour
-    itself (it replaces the parameterisation's draw)."""
+    :data:`GRAINS` that the image's term scores highest (colour + sd × :func:`grain_field`, kept inside (0, 1)). An
+    image whose best speckle is 0 starts exactly as with ``"best_colour"``; a grainy one starts from the speckled
+    colour itself (it replaces the parameterisation's draw)."""
 
     def __init__(self, probe: LayerProbe, objective: Objective, size: int, device: torch.device, chunk: int,
                  grid: torch.Tensor = COLOUR_GRID, grains: tuple[float, ...] = GRAINS) -> None:
