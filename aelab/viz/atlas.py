@@ -22,7 +22,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -211,6 +211,15 @@ def layer_atlas(model: nn.Module, layer: str, settings: RenderSettings = RenderS
     atlas = torch.stack([done[c] for c in range(channels)])
     store.consolidate(atlas)
     return _from_bytes(atlas)
+
+
+def given_or_layer_atlas(model: nn.Module, layer: str, settings: RenderSettings,
+                         atlases: Mapping[str, torch.Tensor] | None = None,
+                         cache_dir: str | Path | None = None) -> torch.Tensor:
+    """``atlases[layer]`` when the caller already holds it, else :func:`layer_atlas` of ``layer`` rendered with
+    ``settings`` (cached in ``cache_dir``, no progress bar)."""
+    atlas = atlases.get(layer) if atlases else None
+    return layer_atlas(model, layer, settings, cache_dir, progress=False) if atlas is None else atlas
 
 
 def _render(model: nn.Module, layer: str, channels: list[int], settings: RenderSettings, progress: bool):

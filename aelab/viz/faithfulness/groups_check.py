@@ -88,12 +88,9 @@ def paired_test(positive: torch.Tensor, negative: torch.Tensor) -> tuple[float, 
 def _group_pictures(model, layer, vectors, mode, settings, atlases, cache_dir, group_start) -> torch.Tensor:
     if mode == "optimised":
         return render_directions(model, layer, vectors, settings, group_start)
-    atlas = atlases.get(layer) if atlases else None
-    if atlas is None:
-        from aelab.viz.atlas import layer_atlas
+    from aelab.viz.atlas import given_or_layer_atlas  # heavy (run loading, checkpoints): only when needed
 
-        atlas = layer_atlas(model, layer, settings, cache_dir, progress=False)
-    return group_images(vectors.clamp(min=0), atlas)
+    return group_images(vectors.clamp(min=0), given_or_layer_atlas(model, layer, settings, atlases, cache_dir))
 
 
 def group_smoothness(model: nn.Module, data: HeldOut, layers: Sequence[str] | None = None, *,

@@ -160,11 +160,9 @@ def spatial_contrast(model: nn.Module, data: HeldOut, layers: Sequence[str] | No
     rows = []
     swapped = data.boxes[1:] + data.boxes[:1]
     for layer in (middle_layers(model) if layers is None else list(layers)):
-        atlas = atlases.get(layer) if atlases else None
-        if atlas is None:
-            from aelab.viz.atlas import layer_atlas
+        from aelab.viz.atlas import given_or_layer_atlas  # heavy (run loading, checkpoints): only when needed
 
-            atlas = layer_atlas(model, layer, settings, cache_dir, progress=False)
+        atlas = given_or_layer_atlas(model, layer, settings, atlases, cache_dir)
         grids = image_grids(model, data.pixels, layer, atlas, top_k, cell)
         real, control = [], []
         for grid, box, other in zip(grids, data.boxes, swapped):
