@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from aelab.aesthetic_targets import get_aesthetic_target
 from aelab.data.sample import Sample
 from aelab.errors import ConfigError
 from aelab.task_kinds import kind_of
-from aelab.tasks import Task, get_task, soft_aesthetic
+from aelab.tasks import Task, get_task
 from aelab.text.tokenize import join_comments
 
 
@@ -45,8 +46,9 @@ class TaskDataset(Dataset):
 
     With ``soft_aesthetic`` (a temperature in score points) items also hold ``"loss_targets"``: the targets the
     loss is computed on, equal to ``"targets"`` except that the binary ``aesthetic`` target of a sample that carries
-    the raters' mean score is :func:`aelab.tasks.soft_aesthetic` of it (``"targets"`` keep the 0/1 labels that
-    metrics count).
+    the raters' mean score is made from it as ``aesthetic_target`` says (:mod:`aelab.aesthetic_targets`: ``soft``,
+    :func:`aelab.tasks.soft_aesthetic` of it; ``score``, the score itself). ``"targets"`` keep the 0/1 labels that
+    metrics count.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class TaskDataset(Dataset):
         tasks: Sequence[str | Task],
         transform: Callable[[Any], torch.Tensor] | None = None,
         soft_aesthetic: float | None = None,
+        aesthetic_target: str = "soft",
     ):
         self.samples = samples
         self.tasks = [get_task(t) for t in tasks]
@@ -63,6 +66,7 @@ class TaskDataset(Dataset):
         if soft_aesthetic is not None and soft_aesthetic <= 0:
             raise ValueError(f"TaskDataset: soft_aesthetic must be a temperature > 0 or None, got {soft_aesthetic}")
         self.soft_aesthetic = soft_aesthetic
+        self.aesthetic_loss_target = get_aesthetic_target(aesthetic_target).loss_target
         if len(samples) == 0:
             raise ValueError("TaskDataset got no samples")
         probe = [self.samples[i] for i in range(min(len(self.samples), PROBE_SAMPLES))]  # read once, checked thrice
@@ -108,11 +112,12 @@ class TaskDataset(Dataset):
         return item
 
     def _loss_targets(self, labels: dict[str, Any], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``targets`` with the aesthetic one softened from the mean score where the sample has it."""
+        """``targets`` with the aesthetic one made from the mean score where the sample has it."""
         softened = dict(targets)
         if "aesthetic" in targets and "aesthetic_score" in labels:
             score = float(labels["aesthetic_score"])
-            softened["aesthetic"] = torch.tensor(soft_aesthetic(score, self.soft_aesthetic), dtype=torch.float32)
+            softened["aesthetic"] = torch.tensor(self.aesthetic_loss_target(score, self.soft_aesthetic),
+                                                 dtype=torch.float32)
         return softened
 
     def label_array(self, task: str) -> np.ndarray:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aelab.aesthetic_targets import AESTHETIC_TARGETS
 from aelab.errors import ConfigError
 from aelab.train import config_checks as checks
 from aelab.train.device_settings import AMP_DTYPES, auto_or
@@ -89,6 +90,7 @@ FIELD_CHECKS: dict[str, checks.Check] = {
     "augment": checks.boolean,
     "crop": checks.boolean,
     "soft_aesthetic": checks.number(positive=True, optional=True),
+    "aesthetic_target": checks.one_of(lambda: AESTHETIC_TARGETS),
     "normalization": checks.one_of(_normalizations),
     "arch": checks.one_of(_architectures),
     "backbone": checks.one_of(_backbones),
@@ -141,9 +143,12 @@ class TrainConfig:
     image_size: int = 64
     augment: bool = True  # resize + random crop + flip (docs/science.md §2); False: eval transform for training too
     crop: bool = True  # the random crop of `augment` (False: flip only, the image's framing kept)
-    # train the aesthetic head on σ((mean score − 5) / T) instead of the 0/1 label where the raters' mean is known
-    # (T in score points; None: the label). Metrics still count the 0/1 labels.
+    # train the aesthetic head on the raters' mean score instead of the 0/1 label where it is known, with the
+    # temperature T in score points (None: the label); aesthetic_target says how (aelab.aesthetic_targets):
+    # "soft", BCE against σ((score − 5) / T); "score", the logit z regresses the score as 5 + T·z.
+    # Metrics still count the 0/1 labels.
     soft_aesthetic: float | None = None
+    aesthetic_target: str = "soft"
     normalization: str = "imagenet"
     # model
     arch: str = "afi"
@@ -191,6 +196,10 @@ class TrainConfig:
         for spec in dataclasses.fields(self):
             setattr(self, spec.name, FIELD_CHECKS[spec.name](spec.name, getattr(self, spec.name)))
         self._check_data()
+        if self.aesthetic_target != "soft" and self.soft_aesthetic is None:
+            raise ConfigError("soft_aesthetic", self.soft_aesthetic,
+                              f"a temperature in score points with aesthetic_target {self.aesthetic_target!r} "
+                              "(the logit z stands for the score 5 + T·z)")
         if self.soft_aesthetic is not None and "aesthetic" not in self.tasks:
             raise ConfigError("soft_aesthetic", self.soft_aesthetic,
                               f"null when the tasks ({', '.join(self.tasks)}) do not include aesthetic")

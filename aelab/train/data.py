@@ -105,7 +105,8 @@ def build_datasets(config: TrainConfig, mean_image: torch.Tensor | None = None) 
     training = train_transform(config.image_size, crop=config.crop, **options) if config.augment else evaluation
     return {
         name: TaskDataset(parts[name], config.tasks, training if name == "train" else evaluation,
-                          soft_aesthetic=config.soft_aesthetic if name == "train" else None)
+                          soft_aesthetic=config.soft_aesthetic if name == "train" else None,
+                          aesthetic_target=config.aesthetic_target)
         for name in SPLITS if parts[name]
     }
 

@@ -19,18 +19,22 @@ gradients). No host-device synchronisation is needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
 
-from aelab.task_kinds import kind_of
+from aelab.task_kinds import TaskKind, kind_of
 from aelab.tasks import Task, get_task
 
 
-def task_loss(task: str | Task, logits: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+def task_loss(task: str | Task, logits: Tensor, target: Tensor, mask: Tensor | None = None,
+              kind: TaskKind | None = None) -> Tensor:
     """The masked mean loss of ``task`` on a batch (see the module docstring for the shapes); the per-sample loss
-    is the task kind's (:data:`aelab.task_kinds.TASK_KINDS`)."""
+    is the task kind's (:data:`aelab.task_kinds.TASK_KINDS`), or ``kind``'s when given (e.g. the aesthetic head
+    trained as a regression of the mean score, :mod:`aelab.aesthetic_targets`)."""
     task = get_task(task)
-    kind = kind_of(task)
+    kind = kind or kind_of(task)
     logits = kind.loss_logits(task, logits)
     batch = logits.shape[0]
     if mask is None:
@@ -45,13 +49,16 @@ def task_loss(task: str | Task, logits: Tensor, target: Tensor, mask: Tensor | N
 
 
 def model_task_losses(model, tasks: list[Task], outputs: dict[str, Tensor], targets: dict[str, Tensor],
-                      masks: dict[str, Tensor]) -> dict[str, Tensor]:
+                      masks: dict[str, Tensor], loss_kinds: Mapping[str, TaskKind] | None = None,
+                      ) -> dict[str, Tensor]:
     """Each task's training loss: the weighted sum, over the model's ``loss_terms(task)`` (output key, weight),
     of :func:`task_loss` on that output — the task's own output for most models; for auxiliary classifiers
-    ``L_main + w · Σ L_aux`` (paper 004)."""
+    ``L_main + w · Σ L_aux`` (paper 004). ``loss_kinds``: per task name, the kind whose loss replaces the task
+    kind's (:func:`aelab.aesthetic_targets.aesthetic_loss_kinds`)."""
     losses = {}
     for task in tasks:
         target, mask = targets[task.name], masks[task.name]
-        losses[task.name] = sum(weight * task_loss(task, outputs[key].float(), target, mask)
+        kind = (loss_kinds or {}).get(task.name)
+        losses[task.name] = sum(weight * task_loss(task, outputs[key].float(), target, mask, kind)
                                 for key, weight in model.loss_terms(task.name))
     return losses

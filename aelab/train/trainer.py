@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from aelab.aesthetic_targets import aesthetic_loss_kinds
 from aelab.errors import AelabError, ConfigError
 from aelab.models import build_model
 from aelab.models.inputs import call_model, fit_model_options
@@ -108,6 +109,7 @@ class Trainer:
         self.device = self.context.device
         seed_everything(config.seed)
         self.tasks = [get_task(t) for t in config.tasks]
+        self.loss_kinds = aesthetic_loss_kinds(config.aesthetic_target, config.soft_aesthetic)
         self.datasets = build_datasets(config)
         if "train" not in self.datasets:
             raise ConfigError("data", config.data, "a data set whose training split holds at least one image "
@@ -292,10 +294,10 @@ class Trainer:
             batch = {**batch, "image": to_channels_last(batch["image"])}
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = call_model(model, batch, self.device)
-        trained_on = batch.get("loss_targets", batch["targets"])  # soft aesthetic targets, when configured
+        trained_on = batch.get("loss_targets", batch["targets"])  # aesthetic targets from the score, when configured
         targets = {t.name: trained_on[t.name].to(self.device) for t in self.tasks}
         masks = {t.name: batch["mask"][t.name].to(self.device) for t in self.tasks}
-        return model_task_losses(self.model, self.tasks, logits, targets, masks), logits
+        return model_task_losses(self.model, self.tasks, logits, targets, masks, self.loss_kinds), logits
 
     def _check_finite(self, losses: dict[str, torch.Tensor], epoch: int, batch_index: int) -> None:
         for task, loss in losses.items():
