@@ -80,10 +80,11 @@ def test_resume_after_interrupt_gives_identical_metrics(tmp_path, monkeypatch):
 
 
 def test_flips_and_channels_last_train_the_same_weights_twice(tmp_path, one_thread):
-    """The reference recipe's settings (random flips without crops, NHWC convolutions, AdamW, soft aesthetic
-    targets) keep a rerun bit-identical; another seed gives other weights."""
+    """The reference recipe's settings (random flips without crops, NHWC convolutions, AdamW, the aesthetic head
+    regressing the mean score, emotion weighted ½) keep a rerun bit-identical; another seed gives other weights."""
     config = TrainConfig(arch="afi", augment=True, crop=False, channels_last=True, optimizer="adamw", lr=0.002,
-                         weight_decay=0.05, soft_aesthetic=0.5, scheduler="onecycle", output=str(tmp_path),
+                         weight_decay=0.05, soft_aesthetic=0.5, aesthetic_target="score", balancing="fixed",
+                         balancing_options={"weights": {"emotion": 0.5}}, scheduler="onecycle", output=str(tmp_path),
                          **{**QUICK, "grad_ratio_every": 0})
     first, second = (fit(config.replace(name=name)) for name in ("first", "second"))
     other = fit(config.replace(name="other", seed=1))
