@@ -10,7 +10,6 @@ from aelab.errors import ConfigError, UnknownNameError
 from aelab.tasks import high_aesthetic
 from aelab.train.config import TrainConfig
 from aelab.train.losses import task_loss
-from aelab.train.trainer import Trainer
 
 
 def test_score_regression_is_half_the_squared_error_of_the_score_the_logit_stands_for():
@@ -65,22 +64,6 @@ def test_dataset_hands_the_loss_the_score_itself_and_keeps_the_labels():
         assert item["loss_targets"]["aesthetic"].item() == pytest.approx(score)
         assert item["targets"]["aesthetic"].item() == high_aesthetic(score)
         assert torch.equal(item["loss_targets"]["emotion"], item["targets"]["emotion"])
-
-
-def test_trainer_regresses_the_score_when_configured(tmp_path):
-    config = TrainConfig(n_images=64, image_size=32, epochs=1, batch_size=16, progress=False, tensorboard=False,
-                         grad_ratio_every=0, augment=False, soft_aesthetic=0.5, aesthetic_target="score",
-                         output=str(tmp_path))
-    trainer = Trainer(config)
-    batch = next(iter(trainer.loader("train", shuffle=False)))
-    with torch.no_grad():
-        losses, logits = trainer._losses(batch, trainer.model)
-    z = logits["aesthetic"].reshape(-1).float()
-    scores = batch["loss_targets"]["aesthetic"]
-    assert scores.min() >= 1.0 and scores.max() <= 10.0  # scores, not probabilities
-    expected = (0.5 * (5.0 + 0.5 * z - scores) ** 2).mean()
-    assert losses["aesthetic"].item() == pytest.approx(expected.item(), rel=1e-5)
-    assert "loss_targets" not in next(iter(trainer.loader("val", shuffle=False)))  # 0/1 labels there
 
 
 def test_regression_without_a_temperature_or_by_an_unknown_name_is_refused_by_name():

@@ -1,4 +1,5 @@
-"""Soft aesthetic targets: the binary head trained on σ((mean score − 5) / T) while metrics count the 0/1 labels."""
+"""Aesthetic targets made from the mean score: the binary head trained on σ((mean score − 5) / T), or regressing
+the score, while metrics count the 0/1 labels."""
 
 import math
 
@@ -39,17 +40,22 @@ def test_dataset_softens_only_the_aesthetic_target_and_keeps_the_labels():
         TaskDataset(samples, ["aesthetic"], eval_transform(16), soft_aesthetic=-1.0)
 
 
-def test_trainer_computes_the_aesthetic_loss_on_the_soft_targets(tmp_path):
+@pytest.mark.parametrize("target", ["soft", "score"])
+def test_trainer_computes_the_aesthetic_loss_on_the_targets_made_from_the_score(tmp_path, target):
+    """soft: BCE against σ((s − 5) / 0.5); score: ½ (5 + 0.5·z − s)², the logit standing for the score."""
     config = TrainConfig(n_images=64, image_size=32, epochs=1, batch_size=16, progress=False, tensorboard=False,
-                         grad_ratio_every=0, augment=False, soft_aesthetic=0.5, output=str(tmp_path))
+                         grad_ratio_every=0, augment=False, soft_aesthetic=0.5, aesthetic_target=target,
+                         output=str(tmp_path))
     trainer = Trainer(config)
     batch = next(iter(trainer.loader("train", shuffle=False)))
     with torch.no_grad():
         losses, logits = trainer._losses(batch, trainer.model)
-    aesthetic = logits["aesthetic"].reshape(-1).float()
-    soft = batch["loss_targets"]["aesthetic"]
-    expected = F.binary_cross_entropy_with_logits(aesthetic, soft)
-    hard = F.binary_cross_entropy_with_logits(aesthetic, batch["targets"]["aesthetic"].float())
+    z = logits["aesthetic"].reshape(-1).float()
+    made = batch["loss_targets"]["aesthetic"]
+    assert (made.max().item() > 1.0) == (target == "score")  # the score itself, or a probability
+    expected = {"soft": lambda: F.binary_cross_entropy_with_logits(z, made),
+                "score": lambda: (0.5 * (5.0 + 0.5 * z - made) ** 2).mean()}[target]()
+    hard = F.binary_cross_entropy_with_logits(z, batch["targets"]["aesthetic"].float())
     assert not torch.allclose(expected, hard)
     assert losses["aesthetic"].item() == pytest.approx(expected.item(), rel=1e-5)
     # validation and test keep the 0/1 labels (their losses and metrics are the task's own)
