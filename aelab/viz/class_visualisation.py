@@ -11,7 +11,7 @@ column — rendered batched, seeded, with frozen weights, like any channel visua
 Class images start from the flat colour their logit scores highest, speckled as much as the logit prefers
 (``start="best_colour_grain"``, :mod:`aelab.viz.start`; :func:`class_settings`): a class logit of a network
 trained on colour recipes has local optima in the image's global colour, from Lucid's grey start gradient ascent
-reaches the nearer one, and a fine grain is out of its reach. On the SynthAE reference run (64 px, 64 steps) the
+reaches the nearer one, and a fine grain is out of its reach. On an earlier SynthAE reference run (64 px, 64 steps) the
 grey start gave pale images of the right hue for 5 of the 8 emotions and the right brightness for 1 (1 of 8
 matched its recipe); the colour start gives 7 of 8, on three seeds, but its negative emotions' images came out
 smoother than the positive ones (roughness 0.085 against 0.102); with the speckle the negative ones are the
