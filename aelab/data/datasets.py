@@ -83,10 +83,11 @@ class TaskDataset(Dataset):
                 )
 
     def _check_scores_present(self, probe: Sequence[Sample]) -> None:
-        """Soft aesthetic targets are made from the raters' mean score: refuse data that carries none."""
+        """Aesthetic loss targets (soft or the score itself) are made from the raters' mean score: refuse data that
+        carries none."""
         if self.soft_aesthetic is not None and not any("aesthetic_score" in s.labels for s in probe):
             raise ConfigError("soft_aesthetic", self.soft_aesthetic, "null for data whose samples carry no raters' "
-                              "mean score (label 'aesthetic_score'), which soft targets are made from")
+                              "mean score (label 'aesthetic_score'), which the aesthetic loss targets are made from")
 
     def __len__(self) -> int:
         return len(self.samples)
